@@ -1,0 +1,2 @@
+/* netaddr.c - placeholder until implemented. */
+typedef int netaddr_placeholder;

@@ -1,0 +1,2 @@
+/* queue_dir.c - placeholder until implemented. */
+typedef int queue_dir_placeholder;

@@ -1,0 +1,2 @@
+/* queue_file.c - placeholder until implemented. */
+typedef int queue_file_placeholder;

@@ -1,0 +1,2 @@
+/* server.c - placeholder until implemented. */
+typedef int server_placeholder;

@@ -1,0 +1,2 @@
+/* sock.c - placeholder until implemented. */
+typedef int sock_placeholder;
