@@ -31,6 +31,13 @@ void attr_msg_reset(struct attr_msg *msg)
     msg->bytes = 0;
 }
 
+void attr_msg_free(struct attr_msg *msg)
+{
+    attr_msg_reset(msg);
+    msg->attrs = xfree(msg->attrs);
+    msg->cap = 0;
+}
+
 static void err_set(char *err, size_t errlen, const char *text, const char *detail)
 {
     if (err && errlen)

@@ -52,6 +52,8 @@ struct attr_msg {
 
 void attr_msg_init(struct attr_msg *msg);
 void attr_msg_reset(struct attr_msg *msg);
+/* Reset and release the attribute array too (end of a connection). */
+void attr_msg_free(struct attr_msg *msg);
 
 /*
  * Read from `in`. Returns 1 when a whole message has been read into `msg`,

@@ -180,7 +180,9 @@ static int parse_main_cf(const char *path, char *text, char *err, size_t errlen)
                 continue;
             }
             if (is_cont && logical_len) {
-                size_t add = strlen(line);
+                size_t add;
+                line = p;
+                add = strlen(line);
                 logical = xgrow(logical, &logical_cap, logical_len + add + 2, 1);
                 logical[logical_len++] = ' ';
                 memcpy(logical + logical_len, line, add + 1);

@@ -47,9 +47,13 @@ int queue_id_valid(const char *id);
 /* Arrival time encoded in a valid ID. */
 int queue_id_time(const char *id, struct timeval *arrival);
 
-/* "deferred/3/F/ID" into buf (>= QUEUE_PATH_MAX). */
+/*
+ * "deferred/3/F/ID" into buf (>= QUEUE_PATH_MAX); H1 is the next-to-last
+ * and H2 the last character of the ID. An invalid ID or state gives "" (so
+ * a hostile ID never names a path outside the queue).
+ */
 void queue_path(char *buf, size_t len, enum queue_state state, const char *id);
-/* The leaf directory of an ID: "deferred/3/F". */
+/* The leaf directory of an ID: "deferred/3/F" ("" when invalid). */
 void queue_leaf_dir(char *buf, size_t len, enum queue_state state, const char *id);
 
 /*
@@ -60,9 +64,17 @@ void queue_leaf_dir(char *buf, size_t len, enum queue_state state, const char *i
  */
 int queue_dir_create(uid_t uid, gid_t gid);
 
-/* rename(2) between states; 0 ok, -1 error (errno ENOENT: not there). */
+/*
+ * rename(2) between states; 0 ok, -1 error (errno ENOENT: not there, EINVAL:
+ * bad ID or state). Does not fsync: call queue_sync_parent() on the new path
+ * when the move must be durable.
+ */
 int queue_move(const char *id, enum queue_state from, enum queue_state to);
-/* Find the state a message is in; 0 found, -1 not found. */
+/*
+ * Find the state a message is in (a regular file at its path); 0 found, -1
+ * not found (errno ENOENT, or EINVAL for an invalid ID). Looks up to three
+ * times over all states, since a message may be renamed while we look.
+ */
 int queue_find(const char *id, enum queue_state *state);
 /* fsync the directory holding `path` (a file path relative to queue dir). */
 int queue_sync_parent(const char *path);
@@ -70,8 +82,11 @@ int queue_sync_parent(const char *path);
 /*
  * Iterate over all message files in a state, calling fn(id, ctx) for each
  * valid ID found; stops early when fn returns non-zero (that value is
- * returned). Files with invalid names are passed to bad_fn (may be NULL)
- * with their path.
+ * returned). Files with invalid names, valid IDs in the wrong leaf and
+ * entries that are not regular files are passed to bad_fn (may be NULL)
+ * with their path. Names starting with '.' are skipped, as are missing
+ * leaves. Returns 0 when done, fn's value when stopped early, -1 with errno
+ * when a leaf cannot be read (so fn should stop with a positive value).
  */
 typedef int (*queue_walk_fn)(const char *id, void *ctx);
 typedef void (*queue_bad_fn)(const char *path, void *ctx);

@@ -1,2 +1,954 @@
-/* queue_file.c - placeholder until implemented. */
-typedef int queue_file_placeholder;
+/*
+ * queue_file.c - the one reader and writer of queue files (format in
+ * queue_file.h and docs/queue-format.md).
+ *
+ * Reading: one parser works on a "source" that is either a memory buffer
+ * (queue_file_parse, for the fuzzer and tests) or a file descriptor read
+ * with pread through a bounded window (queue_file_read). No length in the
+ * file is trusted: every record line must end within QF_RECORD_MAX bytes,
+ * the recipient count is capped, and the content size in the Z record is
+ * only believed after checking that the file is long enough to hold it and
+ * the end marker after it. The content is never read into memory.
+ *
+ * Writing: cleanup writes the envelope, then the content itself, then calls
+ * queue_file_finish(); qmgr changes recipient state bytes in place and
+ * appends D records.
+ *
+ * Memory: struct queue_file owns every string and the recipient array; the
+ * reader zeroes it on entry and frees what it built on failure. Sources
+ * own their read window and free it before returning.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "queue_file.h"
+
+#define WIN_SIZE (64 * 1024)          /* pread window; > QF_RECORD_MAX */
+#define Z_LINE "Z 000000000000 000000000000\n"
+#define Z_DIGITS 12
+
+/* ---------------------------------------------------------------------- */
+/* Shared checks                                                          */
+/* ---------------------------------------------------------------------- */
+
+int queue_file_value_ok(const char *value)
+{
+    size_t n;
+
+    if (value == NULL)
+        return 0;
+    n = strnlen(value, QF_VALUE_MAX + 1);
+    if (n > QF_VALUE_MAX)
+        return 0;
+    return memchr(value, '\n', n) == NULL && memchr(value, '\r', n) == NULL;
+}
+
+/* Bytes of a value read from a file: no NUL, no CR (LF ends the line). */
+static int bytes_ok(const char *p, size_t n)
+{
+    return memchr(p, '\0', n) == NULL && memchr(p, '\r', n) == NULL;
+}
+
+/* A protocol name: 1..32 letters, digits, '-' or '_'. */
+static int word_ok(const char *p, size_t n)
+{
+    if (n == 0 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static int body_type_ok(const char *p, size_t n)
+{
+    return (n == 4 && memcmp(p, "7BIT", 4) == 0)
+           || (n == 8 && memcmp(p, "8BITMIME", 8) == 0);
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* "4.4.1": class digit 2, 4 or 5, then two groups of 1..3 digits. */
+static int dsn_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (n < 5 || n > 9 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+        return 0;
+    i = 2;
+    for (int group = 0; group < 2; group++) {
+        size_t start = i;
+        while (i < n && is_digit(p[i]))
+            i++;
+        if (i == start || i - start > 3)
+            return 0;
+        if (group == 0) {
+            if (i >= n || p[i] != '.')
+                return 0;
+            i++;
+        }
+    }
+    return i == n;
+}
+
+static int rcpt_state_ok(char c)
+{
+    return c == QF_RCPT_PENDING || c == QF_RCPT_DELIVERED || c == QF_RCPT_BOUNCED;
+}
+
+/* Decimal digits only, 1..19 of them, value <= max. */
+static int parse_uint(const char *p, size_t n, unsigned long long max,
+                      unsigned long long *out)
+{
+    unsigned long long v = 0;
+
+    if (n == 0 || n > 19)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(p[i]))
+            return -1;
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sources: memory or a file read through a window                        */
+/* ---------------------------------------------------------------------- */
+
+struct qf_src {
+    int fd;                         /* -1 for memory */
+    const unsigned char *mem;       /* the whole file, memory sources */
+    off_t size;                     /* file size */
+    unsigned char *win;             /* fd sources: window of the file */
+    off_t win_off;                  /* file offset of win[0] */
+    size_t win_len;
+    char *err;
+    size_t errlen;
+    queue_file_trace_fn trace;
+    void *trace_ctx;
+};
+
+static int fail(struct qf_src *s, off_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fill err with "<text> at offset N"; always returns -1. */
+static int fail(struct qf_src *s, off_t off, const char *fmt, ...)
+{
+    char text[QF_ERR_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    set_err(s->err, s->errlen, "%s at offset %lld", text, (long long)off);
+    return -1;
+}
+
+/* pread exactly n bytes at off; -1 on error or a file that shrank. */
+static int pread_full(int fd, void *buf, size_t n, off_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t got = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            errno = EIO;            /* shorter than fstat said */
+            return -1;
+        }
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+/* Point *p at `n` bytes at `off` (off + n <= size). 0 ok, -1 error. */
+static int src_bytes(struct qf_src *s, off_t off, size_t n, const unsigned char **p)
+{
+    size_t want;
+
+    if (s->mem) {
+        *p = s->mem + off;
+        return 0;
+    }
+    if (off >= s->win_off && off + (off_t)n <= s->win_off + (off_t)s->win_len) {
+        *p = s->win + (off - s->win_off);
+        return 0;
+    }
+    want = WIN_SIZE;
+    if ((off_t)want > s->size - off)
+        want = (size_t)(s->size - off);
+    if (want < n)
+        return fail(s, off, "internal error: window too small");
+    if (pread_full(s->fd, s->win, want, off) < 0) {
+        s->win_len = 0;
+        return fail(s, off, "read error (%s)", strerror(errno));
+    }
+    s->win_off = off;
+    s->win_len = want;
+    *p = s->win;
+    return 0;
+}
+
+enum line_result { LINE_ERR = -1, LINE_EOF = 0, LINE_OK = 1, LINE_PARTIAL = 2 };
+
+/*
+ * The record line at `off`: *line and *len (without the '\n'). LINE_EOF at
+ * end of file, LINE_PARTIAL for a final fragment without '\n' (shorter than
+ * QF_RECORD_MAX), LINE_ERR for a read error or an over-long line.
+ */
+static enum line_result src_line(struct qf_src *s, off_t off, const char **line,
+                                 size_t *len)
+{
+    const unsigned char *p, *nl;
+    off_t avail = s->size - off;
+    size_t look;
+
+    if (avail <= 0)
+        return LINE_EOF;
+    look = avail < QF_RECORD_MAX ? (size_t)avail : QF_RECORD_MAX;
+    if (src_bytes(s, off, look, &p) < 0)
+        return LINE_ERR;
+    nl = memchr(p, '\n', look);
+    *line = (const char *)p;
+    if (nl) {
+        *len = (size_t)(nl - p);
+        return LINE_OK;
+    }
+    if ((off_t)look == avail) {
+        *len = look;
+        return LINE_PARTIAL;
+    }
+    fail(s, off, "record longer than %d bytes", QF_RECORD_MAX);
+    return LINE_ERR;
+}
+
+static void trace(struct qf_src *s, off_t off, const char *line, size_t len)
+{
+    if (s->trace)
+        s->trace(off, line, len, s->trace_ctx);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The parser                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Is c a record type of format version 1? */
+static int known_type(char c)
+{
+    return c != '\0' && strchr("ZTSNAHPBIRMED", c) != NULL;
+}
+
+static int bad_record(struct qf_src *s, off_t off, const char *line, size_t len,
+                      char want)
+{
+    unsigned char c = len ? (unsigned char)line[0] : '\n';
+
+    if (len == 0)
+        return fail(s, off, "empty record where %c record expected", want);
+    if (!known_type((char)c)) {
+        if (c >= 0x21 && c < 0x7f)
+            return fail(s, off, "unknown record type '%c'", c);
+        return fail(s, off, "unknown record type 0x%02x", c);
+    }
+    return fail(s, off, "%c record where %c record expected", c, want);
+}
+
+/*
+ * Read the next line as a record of type `type` ("X value"); *val and
+ * *vlen are the value. Advances *off past the line.
+ */
+static int take_record(struct qf_src *s, off_t *off, char type, const char **val,
+                       size_t *vlen)
+{
+    const char *line;
+    size_t len;
+    enum line_result r = src_line(s, *off, &line, &len);
+
+    if (r == LINE_ERR)
+        return -1;
+    if (r != LINE_OK)
+        return fail(s, *off, "file ends where %c record expected", type);
+    if (len == 0 || line[0] != type)
+        return bad_record(s, *off, line, len, type);
+    if (len < 2 || line[1] != ' ')
+        return fail(s, *off, "%c record without a space after the type", type);
+    if (!bytes_ok(line, len))
+        return fail(s, *off, "%c record contains NUL or CR", type);
+    trace(s, *off, line, len);
+    *val = line + 2;
+    *vlen = len - 2;
+    *off += (off_t)len + 1;
+    return 0;
+}
+
+static int parse_magic(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    static const char magic[] = QF_MAGIC " ";
+    const size_t mlen = sizeof(magic) - 1;
+    unsigned long long version;
+    const char *line;
+    size_t len;
+    enum line_result r = src_line(s, 0, &line, &len);
+
+    if (r == LINE_ERR)
+        return -1;
+    if (r == LINE_EOF)
+        return fail(s, 0, "empty file");
+    if (r == LINE_PARTIAL && memcmp(line, magic, len < mlen ? len : mlen) == 0)
+        return fail(s, (off_t)len, "file ends in the magic line");
+    if (len < mlen || memcmp(line, magic, mlen) != 0)
+        return fail(s, 0, "bad magic (not a queue file)");
+    if (r != LINE_OK)
+        return fail(s, (off_t)len, "file ends in the magic line");
+    if (parse_uint(line + mlen, len - mlen, 999999, &version) < 0)
+        return fail(s, (off_t)mlen, "bad version number");
+    if (version != QUEUE_FILE_VERSION)
+        return fail(s, (off_t)mlen, "unsupported queue file version %llu", version);
+    if (len + 1 != QF_Z_OFFSET)
+        return fail(s, 0, "bad magic line length");
+    trace(s, 0, line, len);
+    qf->version = (int)version;
+    *off = (off_t)len + 1;
+    return 0;
+}
+
+static int parse_sizes(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    off_t at = *off;
+    unsigned long long content, added;
+    const char *v;
+    size_t n;
+
+    if (take_record(s, off, 'Z', &v, &n) < 0)
+        return -1;
+    if (n != 2 * Z_DIGITS + 1 || v[Z_DIGITS] != ' '
+        || parse_uint(v, Z_DIGITS, (unsigned long long)QF_SIZE_MAX, &content) < 0
+        || parse_uint(v + Z_DIGITS + 1, Z_DIGITS, (unsigned long long)QF_SIZE_MAX,
+                      &added) < 0)
+        return fail(s, at, "malformed Z record");
+    if (added > content)
+        return fail(s, at, "Z record: added-header size %llu exceeds content size %llu",
+                    added, content);
+    qf->content_size = (off_t)content;
+    qf->added_size = (off_t)added;
+    return 0;
+}
+
+static int parse_time(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    off_t at = *off;
+    unsigned long long sec, usec;
+    const char *v, *dot;
+    size_t n;
+
+    if (take_record(s, off, 'T', &v, &n) < 0)
+        return -1;
+    dot = memchr(v, '.', n);
+    if (dot == NULL || (size_t)(v + n - dot - 1) != 6
+        || parse_uint(v, (size_t)(dot - v), (unsigned long long)INT64_MAX / 2, &sec) < 0
+        || parse_uint(dot + 1, 6, 999999, &usec) < 0)
+        return fail(s, at, "malformed T record");
+    qf->arrival.tv_sec = (time_t)sec;
+    qf->arrival.tv_usec = (suseconds_t)usec;
+    return 0;
+}
+
+/* One text record into *dst (a fresh string). */
+static int parse_text(struct qf_src *s, off_t *off, char type, char **dst)
+{
+    const char *v;
+    size_t n;
+
+    if (take_record(s, off, type, &v, &n) < 0)
+        return -1;
+    *dst = xstrndup(v, n);
+    return 0;
+}
+
+static int parse_envelope_text(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    off_t at;
+
+    if (parse_text(s, off, 'S', &qf->sender) < 0
+        || parse_text(s, off, 'N', &qf->client_name) < 0
+        || parse_text(s, off, 'A', &qf->client_addr) < 0
+        || parse_text(s, off, 'H', &qf->helo) < 0)
+        return -1;
+    at = *off;
+    if (parse_text(s, off, 'P', &qf->protocol) < 0)
+        return -1;
+    if (!word_ok(qf->protocol, strlen(qf->protocol)))
+        return fail(s, at, "malformed P record");
+    at = *off;
+    if (parse_text(s, off, 'B', &qf->body_type) < 0)
+        return -1;
+    if (!body_type_ok(qf->body_type, strlen(qf->body_type)))
+        return fail(s, at, "B record: unknown body type");
+    return parse_text(s, off, 'I', &qf->message_id);
+}
+
+/* R records up to and including the M record. */
+static int parse_rcpts(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    size_t cap = 0;
+
+    for (;;) {
+        const char *line;
+        size_t len;
+        struct qf_rcpt *r;
+        enum line_result lr = src_line(s, *off, &line, &len);
+
+        if (lr == LINE_ERR)
+            return -1;
+        if (lr != LINE_OK)
+            return fail(s, *off, "file ends in the recipient records");
+        if (len == 1 && line[0] == 'M') {
+            if (qf->rcpt_count == 0)
+                return fail(s, *off, "no R record before M");
+            trace(s, *off, line, len);
+            *off += 2;
+            return 0;
+        }
+        if (len == 0 || line[0] != 'R')
+            return bad_record(s, *off, line, len, qf->rcpt_count ? 'M' : 'R');
+        if (len < 5 || line[1] != ' ' || !rcpt_state_ok(line[2]) || line[3] != ' ')
+            return fail(s, *off, "malformed R record");
+        if (!bytes_ok(line, len))
+            return fail(s, *off, "R record contains NUL or CR");
+        if (qf->rcpt_count >= QF_RCPT_MAX)
+            return fail(s, *off, "more than %d recipients", QF_RCPT_MAX);
+        trace(s, *off, line, len);
+        qf->rcpts = xgrow(qf->rcpts, &cap, qf->rcpt_count + 1, sizeof(*qf->rcpts));
+        r = &qf->rcpts[qf->rcpt_count++];
+        memset(r, 0, sizeof(*r));
+        r->address = xstrndup(line + 4, len - 4);
+        r->state = line[2];
+        r->state_offset = *off + 2;
+        *off += (off_t)len + 1;
+    }
+}
+
+/* Content must fit, followed by "E\n". */
+static int parse_content(struct qf_src *s, struct queue_file *qf, off_t *off)
+{
+    const unsigned char *p;
+    off_t end;
+
+    qf->content_offset = *off;
+    if (qf->content_size > s->size - *off)
+        return fail(s, *off, "content of %lld bytes (Z record) runs past end of file "
+                    "(%lld bytes)", (long long)qf->content_size, (long long)s->size);
+    end = *off + qf->content_size;
+    if (s->size - end < 2)
+        return fail(s, end, "missing end marker (file truncated)");
+    if (src_bytes(s, end, 2, &p) < 0)
+        return -1;
+    if (p[0] != 'E' || p[1] != '\n')
+        return fail(s, end, "missing end marker (content size disagrees with file)");
+    trace(s, end, "E", 1);
+    *off = end + 2;
+    return 0;
+}
+
+/* D <time> <index> <dsn> <reason> */
+static int parse_delay(struct qf_src *s, struct queue_file *qf, off_t off,
+                       const char *line, size_t len)
+{
+    const char *p = line + 2, *end = line + len, *sp;
+    unsigned long long when, index;
+    const char *dsn;
+    size_t dsn_len;
+    struct qf_rcpt *r;
+
+    if (len < 2 || line[1] != ' ' || !bytes_ok(line, len))
+        return fail(s, off, "malformed D record");
+    sp = memchr(p, ' ', (size_t)(end - p));
+    if (sp == NULL || parse_uint(p, (size_t)(sp - p), (unsigned long long)INT64_MAX / 2,
+                                 &when) < 0)
+        return fail(s, off, "D record: bad time");
+    p = sp + 1;
+    sp = memchr(p, ' ', (size_t)(end - p));
+    if (sp == NULL || parse_uint(p, (size_t)(sp - p), QF_RCPT_MAX, &index) < 0)
+        return fail(s, off, "D record: bad recipient index");
+    if (index >= qf->rcpt_count)
+        return fail(s, off, "D record: recipient index %llu out of range (%zu recipients)",
+                    index, qf->rcpt_count);
+    p = sp + 1;
+    sp = memchr(p, ' ', (size_t)(end - p));
+    if (sp == NULL || !dsn_ok(p, (size_t)(sp - p)))
+        return fail(s, off, "D record: bad DSN status");
+    dsn = p;
+    dsn_len = (size_t)(sp - p);
+    p = sp + 1;
+    trace(s, off, line, len);
+    r = &qf->rcpts[index];
+    xfree(r->delay_dsn);
+    xfree(r->delay_reason);
+    r->delay_dsn = xstrndup(dsn, dsn_len);
+    r->delay_reason = xstrndup(p, (size_t)(end - p));
+    r->delay_time = (time_t)when;
+    qf->delay_records++;
+    return 0;
+}
+
+static int parse_appended(struct qf_src *s, struct queue_file *qf, off_t off)
+{
+    for (;;) {
+        const char *line;
+        size_t len;
+        enum line_result r = src_line(s, off, &line, &len);
+
+        if (r == LINE_ERR)
+            return -1;
+        if (r == LINE_EOF || r == LINE_PARTIAL)
+            return 0;                   /* a partial last record: crash residue */
+        if (len == 0 || line[0] != 'D')
+            return bad_record(s, off, line, len, 'D');
+        if (parse_delay(s, qf, off, line, len) < 0)
+            return -1;
+        off += (off_t)len + 1;
+    }
+}
+
+static int parse_all(struct qf_src *s, struct queue_file *qf)
+{
+    off_t off = 0;
+
+    memset(qf, 0, sizeof(*qf));
+    qf->file_size = s->size;
+    if (parse_magic(s, qf, &off) < 0
+        || parse_sizes(s, qf, &off) < 0
+        || parse_time(s, qf, &off) < 0
+        || parse_envelope_text(s, qf, &off) < 0
+        || parse_rcpts(s, qf, &off) < 0
+        || parse_content(s, qf, &off) < 0
+        || parse_appended(s, qf, off) < 0) {
+        queue_file_free(qf);
+        return -1;
+    }
+    return 0;
+}
+
+int queue_file_parse(const unsigned char *data, size_t len, struct queue_file *qf,
+                     char *err, size_t errlen)
+{
+    struct qf_src s = {.fd = -1, .err = err, .errlen = errlen};
+    static const unsigned char empty[1];
+
+    s.mem = data ? data : empty;
+    s.size = data ? (off_t)len : 0;
+    return parse_all(&s, qf);
+}
+
+int queue_file_read_trace(int fd, struct queue_file *qf, queue_file_trace_fn fn,
+                          void *ctx, char *err, size_t errlen)
+{
+    struct qf_src s = {.fd = fd, .err = err, .errlen = errlen,
+                       .trace = fn, .trace_ctx = ctx};
+    struct stat st;
+    int rc;
+
+    memset(qf, 0, sizeof(*qf));
+    if (fstat(fd, &st) < 0) {
+        set_err(err, errlen, "fstat: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "not a regular file");
+        return -1;
+    }
+    s.size = st.st_size;
+    s.win = xmalloc(WIN_SIZE);
+    rc = parse_all(&s, qf);
+    xfree(s.win);
+    return rc;
+}
+
+int queue_file_read(int fd, struct queue_file *qf, char *err, size_t errlen)
+{
+    return queue_file_read_trace(fd, qf, NULL, NULL, err, errlen);
+}
+
+int queue_file_open(const char *path, int writable, struct queue_file *qf,
+                    char *err, size_t errlen)
+{
+    int fd, flags = (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC;
+
+    memset(qf, 0, sizeof(*qf));
+    fd = open(path, flags);
+    if (fd < 0) {
+        set_err(err, errlen, "open: %s", strerror(errno));
+        return -1;
+    }
+    if (queue_file_read(fd, qf, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void queue_file_free(struct queue_file *qf)
+{
+    if (qf == NULL)
+        return;
+    xfree(qf->sender);
+    xfree(qf->client_name);
+    xfree(qf->client_addr);
+    xfree(qf->helo);
+    xfree(qf->protocol);
+    xfree(qf->body_type);
+    xfree(qf->message_id);
+    for (size_t i = 0; i < qf->rcpt_count; i++) {
+        xfree(qf->rcpts[i].address);
+        xfree(qf->rcpts[i].delay_dsn);
+        xfree(qf->rcpts[i].delay_reason);
+    }
+    xfree(qf->rcpts);
+    memset(qf, 0, sizeof(*qf));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing                                                                */
+/* ---------------------------------------------------------------------- */
+
+struct wbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void wb_add(struct wbuf *b, const char *data, size_t n)
+{
+    b->p = xgrow(b->p, &b->cap, b->len + n + 1, 1);
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void wb_record(struct wbuf *b, char type, const char *value)
+{
+    char head[2] = {type, ' '};
+
+    wb_add(b, head, 2);
+    wb_add(b, value, strlen(value));
+    wb_add(b, "\n", 1);
+}
+
+static int write_full(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t done = write(fd, p, n);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0)
+            return -1;
+        if (done == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += done;
+        n -= (size_t)done;
+    }
+    return 0;
+}
+
+static int pwrite_full(int fd, const char *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t done = pwrite(fd, p, n, off);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0)
+            return -1;
+        if (done == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += done;
+        n -= (size_t)done;
+        off += done;
+    }
+    return 0;
+}
+
+/* pwrite on an O_APPEND fd appends on Linux: refuse such descriptors. */
+static int fd_is_append(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    return fl >= 0 && (fl & O_APPEND);
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static int check_envelope(const struct queue_file *env, char *err, size_t errlen)
+{
+    const struct { const char *name; const char *value; } text[] = {
+        {"sender", or_empty(env->sender)},
+        {"client name", or_empty(env->client_name)},
+        {"client address", or_empty(env->client_addr)},
+        {"helo name", or_empty(env->helo)},
+        {"message-id", or_empty(env->message_id)},
+    };
+
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        if (!queue_file_value_ok(text[i].value)) {
+            set_err(err, errlen, "%s contains CR, LF or is too long", text[i].name);
+            return -1;
+        }
+    }
+    if (env->protocol == NULL || !word_ok(env->protocol, strlen(env->protocol))) {
+        set_err(err, errlen, "bad protocol name");
+        return -1;
+    }
+    if (env->body_type == NULL || !body_type_ok(env->body_type, strlen(env->body_type))) {
+        set_err(err, errlen, "body type must be 7BIT or 8BITMIME");
+        return -1;
+    }
+    if (env->arrival.tv_sec < 0 || env->arrival.tv_usec < 0
+        || env->arrival.tv_usec > 999999) {
+        set_err(err, errlen, "bad arrival time");
+        return -1;
+    }
+    if (env->rcpt_count == 0 || env->rcpt_count > QF_RCPT_MAX || env->rcpts == NULL) {
+        set_err(err, errlen, "recipient count %zu not in 1..%d", env->rcpt_count,
+                QF_RCPT_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        const struct qf_rcpt *r = &env->rcpts[i];
+        if (r->address == NULL || r->address[0] == '\0'
+            || !queue_file_value_ok(r->address)) {
+            set_err(err, errlen, "recipient %zu is empty, contains CR/LF or is too long",
+                    i);
+            return -1;
+        }
+        if (!rcpt_state_ok(r->state)) {
+            set_err(err, errlen, "recipient %zu has a bad state", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int queue_file_write_envelope(int fd, const struct queue_file *env,
+                              char *err, size_t errlen)
+{
+    struct wbuf b = {0};
+    char line[64];
+    int rc;
+
+    if (check_envelope(env, err, errlen) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(line, sizeof(line), "%s %d\n", QF_MAGIC, QUEUE_FILE_VERSION);
+    wb_add(&b, line, strlen(line));
+    wb_add(&b, Z_LINE, strlen(Z_LINE));
+    snprintf(line, sizeof(line), "%lld.%06ld", (long long)env->arrival.tv_sec,
+             (long)env->arrival.tv_usec);
+    wb_record(&b, 'T', line);
+    wb_record(&b, 'S', or_empty(env->sender));
+    wb_record(&b, 'N', or_empty(env->client_name));
+    wb_record(&b, 'A', or_empty(env->client_addr));
+    wb_record(&b, 'H', or_empty(env->helo));
+    wb_record(&b, 'P', env->protocol);
+    wb_record(&b, 'B', env->body_type);
+    wb_record(&b, 'I', or_empty(env->message_id));
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        char head[4] = {'R', ' ', env->rcpts[i].state, ' '};
+        wb_add(&b, head, 4);
+        wb_add(&b, env->rcpts[i].address, strlen(env->rcpts[i].address));
+        wb_add(&b, "\n", 1);
+    }
+    wb_add(&b, "M\n", 2);
+    rc = write_full(fd, b.p, b.len);
+    if (rc < 0)
+        set_err(err, errlen, "write envelope: %s", strerror(errno));
+    xfree(b.p);
+    return rc;
+}
+
+int queue_file_finish(int fd, off_t content_size, off_t added_size,
+                      char *err, size_t errlen)
+{
+    char buf[64];
+    off_t cur;
+
+    if (content_size < 0 || content_size > QF_SIZE_MAX || added_size < 0
+        || added_size > content_size) {
+        set_err(err, errlen, "bad sizes: content %lld, added %lld",
+                (long long)content_size, (long long)added_size);
+        errno = EINVAL;
+        return -1;
+    }
+    if (fd_is_append(fd)) {
+        set_err(err, errlen, "queue file opened with O_APPEND");
+        errno = EINVAL;
+        return -1;
+    }
+    cur = lseek(fd, 0, SEEK_CUR);
+    if (cur < 0) {
+        set_err(err, errlen, "lseek: %s", strerror(errno));
+        return -1;
+    }
+    /* The M record must end right where the content starts. */
+    if (cur - content_size < QF_Z_OFFSET + 2
+        || pread_full(fd, buf, 2, cur - content_size - 2) < 0
+        || memcmp(buf, "M\n", 2) != 0
+        || pread_full(fd, buf, 2, QF_Z_OFFSET) < 0
+        || memcmp(buf, "Z ", 2) != 0) {
+        set_err(err, errlen, "file offset does not follow the envelope and %lld "
+                "content bytes", (long long)content_size);
+        errno = EINVAL;
+        return -1;
+    }
+    if (write_full(fd, "E\n", 2) < 0) {
+        set_err(err, errlen, "write end marker: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%012lld %012lld", (long long)content_size,
+             (long long)added_size);
+    if (pwrite_full(fd, buf, 2 * Z_DIGITS + 1, QF_Z_OFFSET + 2) < 0) {
+        set_err(err, errlen, "write Z record: %s", strerror(errno));
+        return -1;
+    }
+    if (fsync(fd) < 0) {
+        set_err(err, errlen, "fsync: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Updating                                                               */
+/* ---------------------------------------------------------------------- */
+
+int queue_file_mark(int fd, struct qf_rcpt *rcpt, enum qf_rcpt_state state)
+{
+    char buf[3], c = (char)state;
+
+    if (rcpt == NULL || !rcpt_state_ok(c) || rcpt->state_offset < QF_Z_OFFSET + 2
+        || fd_is_append(fd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (pread_full(fd, buf, 3, rcpt->state_offset - 2) < 0)
+        return -1;
+    if (buf[0] != 'R' || buf[1] != ' ' || !rcpt_state_ok(buf[2])) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (pwrite_full(fd, &c, 1, rcpt->state_offset) < 0)
+        return -1;
+    rcpt->state = c;
+    return 0;
+}
+
+/*
+ * If the file does not end in '\n', an earlier append was cut short: cut
+ * the fragment off (it is shorter than a record and starts after the last
+ * '\n'), so that the next record does not merge with it.
+ */
+static int cut_partial_tail(int fd, off_t *size)
+{
+    char buf[QF_RECORD_MAX];
+    struct stat st;
+    size_t n;
+    char *nl;
+
+    if (fstat(fd, &st) < 0)
+        return -1;
+    *size = st.st_size;
+    if (st.st_size < QF_Z_OFFSET) {
+        errno = EINVAL;
+        return -1;
+    }
+    n = st.st_size < (off_t)sizeof(buf) ? (size_t)st.st_size : sizeof(buf);
+    if (pread_full(fd, buf, n, st.st_size - (off_t)n) < 0)
+        return -1;
+    if (buf[n - 1] == '\n')
+        return 0;
+    nl = memrchr(buf, '\n', n);
+    if (nl == NULL) {
+        errno = EINVAL;                 /* not a queue file's tail */
+        return -1;
+    }
+    *size = st.st_size - (off_t)n + (off_t)(nl - buf) + 1;
+    return ftruncate(fd, *size);
+}
+
+int queue_file_append_delay(int fd, size_t index, time_t when, const char *dsn,
+                            const char *reason)
+{
+    char line[QF_RECORD_MAX + 1];
+    size_t reason_len, head_len;
+    off_t size;
+    int n;
+
+    reason = or_empty(reason);
+    reason_len = strlen(reason);
+    if (dsn == NULL || !dsn_ok(dsn, strlen(dsn)) || index >= QF_RCPT_MAX || when < 0
+        || memchr(reason, '\n', reason_len) || memchr(reason, '\r', reason_len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    n = snprintf(line, sizeof(line), "D %lld %zu %s ", (long long)when, index, dsn);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        errno = EINVAL;
+        return -1;
+    }
+    head_len = (size_t)n;
+    if (reason_len > QF_RECORD_MAX - 1 - head_len)
+        reason_len = QF_RECORD_MAX - 1 - head_len;      /* truncate */
+    memcpy(line + head_len, reason, reason_len);
+    line[head_len + reason_len] = '\n';
+    if (cut_partial_tail(fd, &size) < 0)
+        return -1;
+    if (pwrite_full(fd, line, head_len + reason_len + 1, size) < 0) {
+        int saved = errno;
+        if (ftruncate(fd, size) < 0) {
+            /* the reader ignores a partial last line; nothing more to do */
+        }
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}

@@ -1,2 +1,607 @@
-/* smtp_cmd.c - placeholder until implemented. */
-typedef int smtp_cmd_placeholder;
+/*
+ * smtp_cmd.c - parse one SMTP command line received by smtpd.
+ *
+ * The line is checked byte by byte (printable US-ASCII only), copied into
+ * cmd->buf and split there in place: arg, addr and the parameters point into
+ * that copy. Addresses follow RFC 5321 4.1.2 (Path, Mailbox, Local-part,
+ * Domain, address-literal) with the length limits of 4.5.3.1. The struct owns
+ * everything; nothing is allocated. See smtp_cmd.h for the full contract.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp_cmd.h"
+
+static const struct {
+    const char *name;
+    enum smtp_verb verb;
+} smtp_verbs[] = {
+    {"EHLO", SMTP_VERB_EHLO},
+    {"HELO", SMTP_VERB_HELO},
+    {"MAIL", SMTP_VERB_MAIL},
+    {"RCPT", SMTP_VERB_RCPT},
+    {"DATA", SMTP_VERB_DATA},
+    {"RSET", SMTP_VERB_RSET},
+    {"NOOP", SMTP_VERB_NOOP},
+    {"QUIT", SMTP_VERB_QUIT},
+    {"HELP", SMTP_VERB_HELP},
+    {"VRFY", SMTP_VERB_VRFY},
+    {"EXPN", SMTP_VERB_EXPN},
+    {"STARTTLS", SMTP_VERB_STARTTLS},
+    {"BDAT", SMTP_VERB_BDAT},
+    {"AUTH", SMTP_VERB_AUTH},
+};
+
+#define N_VERBS (sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+
+/* ---- character classes (ASCII only; never locale-dependent) ---- */
+
+static int is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c);
+}
+
+static unsigned char to_upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
+}
+
+/* RFC 5322 atext. */
+static int is_atext(unsigned char c)
+{
+    return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* RFC 5321 qtextSMTP: printable except '"' and '\'. */
+static int is_qtext(unsigned char c)
+{
+    return c >= 32 && c <= 126 && c != '"' && c != '\\';
+}
+
+/* Case-insensitive compare of `len` bytes with an upper-case word. */
+static int word_eq(const char *s, size_t len, const char *word)
+{
+    size_t i;
+
+    if (strlen(word) != len)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (to_upper((unsigned char)s[i]) != (unsigned char)word[i])
+            return 0;
+    return 1;
+}
+
+/* Case-insensitive: does NUL-terminated `s` start with upper-case `word`? */
+static int has_prefix(const char *s, const char *word)
+{
+    size_t i;
+
+    for (i = 0; word[i] != 0; i++)
+        if (to_upper((unsigned char)s[i]) != (unsigned char)word[i])
+            return 0;
+    return 1;
+}
+
+/* ---- addresses ---- */
+
+/* One hostname of `len` bytes: dot-separated LDH labels. 0 ok, -1 bad. */
+static int hostname_check(const char *s, size_t len)
+{
+    size_t i, label = 0;
+
+    if (len == 0 || len > SMTP_DOMAIN_MAX)
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return -1;
+            label = 0;
+            continue;
+        }
+        if (!is_alnum(c) && c != '-')
+            return -1;
+        if (label == 0 && c == '-')
+            return -1;
+        if (++label > 63)
+            return -1;
+    }
+    if (label == 0 || s[len - 1] == '-')
+        return -1;
+    return 0;
+}
+
+/* An address literal "[...]" of `len` bytes (IPv4 or IPv6 only). */
+static int literal_check(const char *s, size_t len)
+{
+    char ip[64];
+    unsigned char bin[16];
+    size_t n;
+    int family = AF_INET;
+
+    if (len < 3 || s[0] != '[' || s[len - 1] != ']')
+        return -1;
+    s++;
+    n = len - 2;
+    if (n > 5 && word_eq(s, 5, "IPV6:")) {
+        family = AF_INET6;
+        s += 5;
+        n -= 5;
+    }
+    if (n == 0 || n >= sizeof(ip))
+        return -1;
+    memcpy(ip, s, n);
+    ip[n] = 0;
+    return inet_pton(family, ip, bin) == 1 ? 0 : -1;
+}
+
+/* A Domain or address-literal of exactly `len` bytes. */
+static int domain_check(const char *s, size_t len)
+{
+    if (len > 0 && s[0] == '[')
+        return literal_check(s, len);
+    return hostname_check(s, len);
+}
+
+/*
+ * Length of the local-part at the start of `s` (`len` bytes available):
+ * a quoted-string or a dot-atom. Returns the length or -1 when invalid.
+ */
+static long local_part_len(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0)
+        return -1;
+    if (s[0] == '"') {
+        for (i = 1; i < len; i++) {
+            unsigned char c = (unsigned char)s[i];
+
+            if (c == '"')
+                return (long)(i + 1);
+            if (c == '\\') {
+                if (i + 1 >= len || s[i + 1] < 32 || s[i + 1] > 126)
+                    return -1;
+                i++;
+            } else if (!is_qtext(c)) {
+                return -1;
+            }
+        }
+        return -1;                      /* unbalanced quote */
+    }
+    for (i = 0; i < len && s[i] != '@'; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (i == 0 || s[i - 1] == '.')
+                return -1;
+        } else if (!is_atext(c)) {
+            return -1;
+        }
+    }
+    if (i == 0 || s[i - 1] == '.')
+        return -1;
+    return (long)i;
+}
+
+int smtp_addr_check(const char *addr, size_t len)
+{
+    long local;
+
+    if (len == 0 || len > SMTP_ADDR_MAX)
+        return -1;
+    local = local_part_len(addr, len);
+    if (local < 0 || local > SMTP_LOCAL_PART_MAX)
+        return -1;
+    if ((size_t)local == len)
+        return 0;                       /* no domain: "postmaster" */
+    if (addr[local] != '@')
+        return -1;
+    return domain_check(addr + local + 1, len - (size_t)local - 1);
+}
+
+int smtp_addr_domain(const char *addr, const char **domain)
+{
+    const char *at = NULL;
+    const char *p;
+    int quoted = 0;
+
+    for (p = addr; *p != 0; p++) {
+        if (quoted && *p == '\\' && p[1] != 0) {
+            p++;
+        } else if (*p == '"') {
+            quoted = !quoted;
+        } else if (*p == '@' && !quoted) {
+            at = p;
+        }
+    }
+    if (at == NULL || at[1] == 0) {
+        *domain = p;
+        return -1;
+    }
+    *domain = at + 1;
+    return 0;
+}
+
+/* ---- replies ---- */
+
+static int cmd_fail(struct smtp_cmd *cmd, enum smtp_cmd_err err, const char *reply)
+{
+    cmd->err = err;
+    snprintf(cmd->reply, sizeof(cmd->reply), "%s", reply);
+    return -1;
+}
+
+static int cmd_bad_addr(struct smtp_cmd *cmd)
+{
+    cmd->addr = NULL;
+    if (cmd->verb == SMTP_VERB_MAIL)
+        return cmd_fail(cmd, SMTP_CMD_ERR_BAD_ADDR, "501 5.1.7 Bad sender address syntax");
+    return cmd_fail(cmd, SMTP_CMD_ERR_BAD_ADDR, "501 5.1.3 Bad recipient address syntax");
+}
+
+static int cmd_usage(struct smtp_cmd *cmd, const char *usage)
+{
+    cmd->err = SMTP_CMD_ERR_SYNTAX;
+    snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 Syntax: %s", usage);
+    return -1;
+}
+
+static int cmd_param_fail(struct smtp_cmd *cmd, const char *what, const char *keyword)
+{
+    cmd->err = SMTP_CMD_ERR_PARAM;
+    snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 %s%.64s", what, keyword);
+    return -1;
+}
+
+/* ---- MAIL / RCPT ---- */
+
+/* Parse 1-20 digits into *value; 0 ok, -1 bad or too big for uint64_t. */
+static int parse_count(const char *s, size_t len, uint64_t *value)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (len == 0 || len > 20)
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned d;
+
+        if (!is_digit((unsigned char)s[i]))
+            return -1;
+        d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *value = v;
+    return 0;
+}
+
+/*
+ * Skip a source route "@d1,@d2:" at the start of the `len` bytes at `s`.
+ * Returns its length (0 when there is none), -1 when it is malformed.
+ */
+static long source_route_len(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0 || s[0] != '@')
+        return 0;
+    for (;;) {
+        size_t start;
+
+        if (i >= len || s[i] != '@')
+            return -1;
+        start = ++i;
+        if (i < len && s[i] == '[') {
+            while (i < len && s[i] != ']')
+                i++;
+            if (i < len)
+                i++;
+        } else {
+            while (i < len && s[i] != ',' && s[i] != ':')
+                i++;
+        }
+        if (domain_check(s + start, i - start) < 0 || i >= len)
+            return -1;
+        if (s[i] == ':')
+            return (long)(i + 1);
+        if (s[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
+/*
+ * Parse the path that starts at `p` (at '<') into cmd->addr. On success
+ * *end points just past the '>'. The '>' is overwritten with NUL.
+ */
+static int parse_path(struct smtp_cmd *cmd, char *p, char **end)
+{
+    char *q;
+    size_t inner;
+    long route;
+    int quoted = 0;
+
+    if (*p != '<')
+        return cmd_bad_addr(cmd);
+    for (q = p + 1; *q != 0; q++) {
+        if (quoted && *q == '\\' && q[1] != 0)
+            q++;
+        else if (*q == '"')
+            quoted = !quoted;
+        else if (*q == '>' && !quoted)
+            break;
+    }
+    if (*q != '>' || (size_t)(q - p + 1) > SMTP_PATH_MAX)
+        return cmd_bad_addr(cmd);
+    if (q[1] != 0 && q[1] != ' ')
+        return cmd_bad_addr(cmd);
+    *end = q + 1;
+    *q = 0;
+    p++;
+    inner = (size_t)(q - p);
+    if (inner == 0) {
+        if (cmd->verb != SMTP_VERB_MAIL)
+            return cmd_bad_addr(cmd);
+        cmd->addr = p;
+        return 0;
+    }
+    route = source_route_len(p, inner);
+    if (route < 0)
+        return cmd_bad_addr(cmd);
+    cmd->addr_routed = route > 0;
+    p += route;
+    inner -= (size_t)route;
+    if (smtp_addr_check(p, inner) < 0)
+        return cmd_bad_addr(cmd);
+    cmd->addr = p;
+    return 0;
+}
+
+/* Check one ESMTP keyword[=value] token syntax (NUL-terminated, in place). */
+static int param_syntax_ok(const char *keyword, const char *value)
+{
+    const char *s;
+
+    if (!is_alnum((unsigned char)keyword[0]))
+        return 0;
+    for (s = keyword + 1; *s != 0; s++)
+        if (!is_alnum((unsigned char)*s) && *s != '-')
+            return 0;
+    if (value == NULL)
+        return 1;
+    if (*value == 0)
+        return 0;
+    for (s = value; *s != 0; s++)
+        if (*s == '=' || *s < 33 || *s > 126)
+            return 0;
+    return 1;
+}
+
+/* Split the SP-separated parameters at `p` into cmd->params. */
+static int split_params(struct smtp_cmd *cmd, char *p)
+{
+    while (*p != 0) {
+        struct smtp_param *param;
+        char *eq;
+        size_t i;
+
+        while (*p == ' ')
+            p++;
+        if (*p == 0)
+            break;
+        if (cmd->n_params >= SMTP_CMD_PARAMS_MAX)
+            return cmd_param_fail(cmd, "Too many parameters", "");
+        param = &cmd->params[cmd->n_params];
+        param->keyword = p;
+        param->value = NULL;
+        while (*p != 0 && *p != ' ')
+            p++;
+        if (*p == ' ')
+            *p++ = 0;
+        eq = strchr(param->keyword, '=');
+        if (eq != NULL) {
+            *eq = 0;
+            param->value = eq + 1;
+        }
+        if (!param_syntax_ok(param->keyword, param->value))
+            return cmd_param_fail(cmd, "Bad parameter syntax: ", param->keyword);
+        for (i = 0; i < cmd->n_params; i++)
+            if (strcasecmp(param->keyword, cmd->params[i].keyword) == 0)
+                return cmd_param_fail(cmd, "Duplicate parameter: ", param->keyword);
+        cmd->n_params++;
+    }
+    return 0;
+}
+
+/* Interpret the MAIL parameters SIZE and BODY; flag the first unknown. */
+static int check_params(struct smtp_cmd *cmd)
+{
+    size_t i;
+
+    for (i = 0; i < cmd->n_params; i++) {
+        const struct smtp_param *param = &cmd->params[i];
+        const char *v = param->value;
+
+        if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "SIZE") == 0) {
+            if (v == NULL || parse_count(v, strlen(v), &cmd->size) < 0)
+                return cmd_param_fail(cmd, "Bad SIZE parameter", "");
+            cmd->has_size = 1;
+        } else if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "BODY") == 0) {
+            if (v != NULL && strcasecmp(v, "7BIT") == 0)
+                cmd->body = SMTP_BODY_7BIT;
+            else if (v != NULL && strcasecmp(v, "8BITMIME") == 0)
+                cmd->body = SMTP_BODY_8BITMIME;
+            else
+                return cmd_param_fail(cmd, "Bad BODY parameter", "");
+        } else if (cmd->unsupported == NULL) {
+            cmd->unsupported = param->keyword;
+        }
+    }
+    if (cmd->unsupported != NULL) {
+        cmd->err = SMTP_CMD_ERR_UNSUPPORTED;
+        snprintf(cmd->reply, sizeof(cmd->reply),
+                 "555 5.5.4 Unsupported option: %.64s", cmd->unsupported);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_mail_rcpt(struct smtp_cmd *cmd, char *args)
+{
+    const char *kw = cmd->verb == SMTP_VERB_MAIL ? "FROM:" : "TO:";
+    const char *usage = cmd->verb == SMTP_VERB_MAIL ? "MAIL FROM:<address>"
+                                                    : "RCPT TO:<address>";
+    char *p, *end;
+
+    if (!has_prefix(args, kw))
+        return cmd_usage(cmd, usage);
+    p = args + strlen(kw);
+    while (*p == ' ')
+        p++;
+    if (*p == 0)
+        return cmd_usage(cmd, usage);
+    if (parse_path(cmd, p, &end) < 0)
+        return -1;
+    if (split_params(cmd, end) < 0)
+        return -1;
+    return check_params(cmd);
+}
+
+/* ---- other verbs ---- */
+
+static int parse_helo(struct smtp_cmd *cmd, char *args)
+{
+    const char *usage = cmd->verb == SMTP_VERB_EHLO ? "EHLO hostname" : "HELO hostname";
+
+    if (*args == 0 || strchr(args, ' ') != NULL)
+        return cmd_usage(cmd, usage);
+    cmd->arg = args;
+    cmd->helo_strict = domain_check(args, strlen(args)) == 0;
+    return 0;
+}
+
+static int parse_bdat(struct smtp_cmd *cmd, char *args)
+{
+    char *p = args;
+
+    while (*p != 0 && *p != ' ')
+        p++;
+    if (parse_count(args, (size_t)(p - args), &cmd->bdat_size) < 0)
+        return cmd_usage(cmd, "BDAT count [LAST]");
+    while (*p == ' ')
+        p++;
+    if (*p == 0)
+        return 0;
+    if (strcasecmp(p, "LAST") != 0)
+        return cmd_usage(cmd, "BDAT count [LAST]");
+    cmd->bdat_last = 1;
+    return 0;
+}
+
+static int parse_args(struct smtp_cmd *cmd, char *args)
+{
+    switch (cmd->verb) {
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+        return parse_helo(cmd, args);
+    case SMTP_VERB_MAIL:
+    case SMTP_VERB_RCPT:
+        return parse_mail_rcpt(cmd, args);
+    case SMTP_VERB_BDAT:
+        return parse_bdat(cmd, args);
+    case SMTP_VERB_DATA:
+    case SMTP_VERB_RSET:
+    case SMTP_VERB_QUIT:
+    case SMTP_VERB_STARTTLS:
+        if (*args != 0)
+            return cmd_usage(cmd, smtp_verb_name(cmd->verb));
+        return 0;
+    case SMTP_VERB_NOOP:
+    case SMTP_VERB_HELP:
+        cmd->arg = *args != 0 ? args : NULL;
+        return 0;
+    case SMTP_VERB_VRFY:
+    case SMTP_VERB_EXPN:
+    case SMTP_VERB_AUTH:
+        if (*args == 0)
+            return cmd_usage(cmd, cmd->verb == SMTP_VERB_VRFY ? "VRFY address"
+                                  : cmd->verb == SMTP_VERB_EXPN ? "EXPN mailing-list"
+                                  : "AUTH mechanism");
+        cmd->arg = args;
+        return 0;
+    case SMTP_VERB_UNKNOWN:
+        break;
+    }
+    return cmd_fail(cmd, SMTP_CMD_ERR_UNKNOWN, "502 5.5.2 Error: command not recognized");
+}
+
+/* ---- entry points ---- */
+
+const char *smtp_verb_name(enum smtp_verb verb)
+{
+    size_t i;
+
+    for (i = 0; i < N_VERBS; i++)
+        if (smtp_verbs[i].verb == verb)
+            return smtp_verbs[i].name;
+    return "UNKNOWN";
+}
+
+/* The verb named by the first SP-delimited token of the raw line. */
+static enum smtp_verb lookup_verb(const char *line, size_t len, size_t *verb_len)
+{
+    const char *sp = memchr(line, ' ', len);
+    size_t n = sp != NULL ? (size_t)(sp - line) : len;
+    size_t i;
+
+    *verb_len = n;
+    for (i = 0; i < N_VERBS; i++)
+        if (word_eq(line, n, smtp_verbs[i].name))
+            return smtp_verbs[i].verb;
+    return SMTP_VERB_UNKNOWN;
+}
+
+int smtp_cmd_parse(struct smtp_cmd *cmd, const char *line, size_t len)
+{
+    size_t i, verb_len;
+    char *args;
+
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->verb = lookup_verb(line, len, &verb_len);
+    if (len > SMTP_CMD_LINE_MAX)
+        return cmd_fail(cmd, SMTP_CMD_ERR_TOO_LONG, "500 5.5.2 Error: command line too long");
+    if (len == 0)
+        return cmd_fail(cmd, SMTP_CMD_ERR_SYNTAX, "500 5.5.2 Error: bad syntax");
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+
+        if (c < 0x20 || c > 0x7e)
+            return cmd_fail(cmd, SMTP_CMD_ERR_BAD_CHAR, "500 5.5.2 Error: bad syntax");
+    }
+    if (cmd->verb == SMTP_VERB_UNKNOWN)
+        return cmd_fail(cmd, SMTP_CMD_ERR_UNKNOWN, "502 5.5.2 Error: command not recognized");
+    memcpy(cmd->buf, line, len);
+    cmd->buf[len] = 0;
+    while (len > verb_len && cmd->buf[len - 1] == ' ')
+        cmd->buf[--len] = 0;
+    args = cmd->buf + verb_len;
+    while (*args == ' ')
+        args++;
+    return parse_args(cmd, args);
+}

@@ -1,2 +1,176 @@
-/* sock.c - placeholder until implemented. */
-typedef int sock_placeholder;
+/*
+ * sock.c - socket helpers (see sock.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "sock.h"
+
+int sock_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sun)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun->sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sun->sun_path, path);
+    return 0;
+}
+
+int sock_unix_connect(const char *path, int nonblock)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    if (unix_addr(path, &sun) < 0)
+        return -1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* A UNIX connect either succeeds or fails at once (or EAGAIN: backlog full). */
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    if (nonblock && sock_nonblock(fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sock_unix_listen(const char *path, int mode, int backlog)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    if (unix_addr(path, &sun) < 0)
+        return -1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (unlink(path) < 0 && errno != ENOENT)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        goto fail;
+    if (chmod(path, (mode_t)mode) < 0 || listen(fd, backlog) < 0)
+        goto fail;
+    return fd;
+fail:
+    {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return -1;
+}
+
+/* Split "host:port", "[v6]:port" or "port" into host (may be "") and port. */
+static int split_spec(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon;
+
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - spec - 1) >= hostlen)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        host[close - spec - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (colon == NULL) {
+            host[0] = '\0';
+            colon = spec - 1;
+        } else {
+            if ((size_t)(colon - spec) >= hostlen)
+                return -1;
+            memcpy(host, spec, (size_t)(colon - spec));
+            host[colon - spec] = '\0';
+        }
+    }
+    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+        return -1;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+int sock_inet_listen(const char *spec, int backlog)
+{
+    char host[256], port[64];
+    struct addrinfo hints, *res = NULL;
+    int fd = -1, on = 1, rc;
+
+    if (split_spec(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0 && rc != EAI_SYSTEM) {
+        /* Service name such as "smtp": retry without NUMERICSERV. */
+        hints.ai_flags = AI_PASSIVE;
+        rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    }
+    if (rc != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0)
+        goto fail;
+    freeaddrinfo(res);
+    return fd;
+fail:
+    {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        errno = saved;
+    }
+    return -1;
+}
+
+void sock_addr_text(const struct sockaddr *sa, char *host, size_t hostlen, int *port)
+{
+    *port = 0;
+    snprintf(host, hostlen, "unknown");
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin6->sin6_port);
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(host, hostlen, "local");
+    }
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Run every Postern test: build with gcc (-Werror) and clang, unit tests,
+# system tests on loopback, the same under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and each libFuzzer target for a short time.
+# Usage: scripts/test.sh        (as root on Debian 12 installs what it needs)
+# Environment: FUZZ_SECONDS (default 20 per target), SKIP_DEPS=1.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+fuzz_seconds=${FUZZ_SECONDS:-20}
+py=/usr/bin/python3
+
+if [ "$(id -u)" = 0 ] && [ -z "${SKIP_DEPS:-}" ]; then
+    scripts/install-deps.sh test
+fi
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "build with gcc (-Wall -Wextra -Werror)"
+[ -d build ] || meson setup build >/dev/null
+ninja -C build
+
+step "build with clang (compile check)"
+[ -d build-clang ] || CC=clang meson setup build-clang >/dev/null
+ninja -C build-clang >/dev/null
+
+step "unit tests"
+meson test -C build --suite unit --print-errorlogs
+
+step "system tests"
+POSTERN_BUILD_DIR=$top/build $py -m pytest -q -p no:cacheprovider tests/system
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dc_args=-fno-sanitize-recover=undefined >/dev/null
+ninja -C build-asan >/dev/null
+
+step "unit tests under ASan/UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 meson test -C build-asan --suite unit --print-errorlogs
+
+step "system tests under ASan/UBSan"
+# Daemons exit through exit(); leak reports there are not errors of the test.
+ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    POSTERN_BUILD_DIR=$top/build-asan POSTERN_SANITIZED=1 \
+    $py -m pytest -q -p no:cacheprovider tests/system
+
+step "fuzz targets (${fuzz_seconds}s each)"
+[ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+ninja -C build-fuzz >/dev/null
+for target in build-fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$target" ] || continue
+    name=$(basename "$target")
+    corpus=tests/fuzz/corpus/${name#fuzz_}
+    mkdir -p "fuzz-corpus-$name"
+    echo "-- $name"
+    "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 "fuzz-corpus-$name" \
+        $( [ -d "$corpus" ] && echo "$corpus" ) >"fuzz-corpus-$name.log" 2>&1 || {
+        tail -40 "fuzz-corpus-$name.log"; echo "FUZZ FAILURE: $name"; exit 1; }
+    grep -E '^#[0-9]+.*DONE' "fuzz-corpus-$name.log" | tail -1 || true
+done
+
+step "all tests passed"
