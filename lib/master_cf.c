@@ -709,13 +709,14 @@ static int has_blank(const char *text)
 
 /*
  * Does this argument need braces to be read back as the same argument?
- * Empty text, blanks, a leading '{' or '#', and anything that would be
- * taken for a -o option do.
+ * Empty text, blanks, a leading '{' and anything that would be taken for
+ * a -o option do. Such an argument came from braces, so its own braces
+ * balance.
  */
 static int arg_needs_group(const char *text)
 {
-    return text[0] == '\0' || text[0] == '{' || text[0] == '#'
-           || strncmp(text, "-o", 2) == 0 || has_blank(text);
+    return text[0] == '\0' || text[0] == '{' || strncmp(text, "-o", 2) == 0
+           || has_blank(text);
 }
 
 static void print_entry(struct strbuf *sb, const struct master_cf_entry *e)
@@ -733,20 +734,20 @@ static void print_entry(struct strbuf *sb, const struct master_cf_entry *e)
     sb_add(sb, "%-10s %-5s %-7c %-7c %-7c %-7s %-7s %s", e->service,
            master_cf_type_name(e->type), e->private_flag, e->unpriv_flag,
            e->chroot_flag, wakeup, maxproc, e->command);
+    for (size_t i = 0; i < e->n_args; i++) {
+        if (e->args[i][0] == '\0')
+            sb_add(sb, " { }");
+        else if (arg_needs_group(e->args[i]))
+            sb_add(sb, " { %s }", e->args[i]);
+        else
+            sb_add(sb, " %s", e->args[i]);
+    }
     for (size_t i = 0; i < e->n_options; i++) {
         const char *eq = strchr(e->options[i], '=');
         if (has_blank(eq + 1))
             sb_add(sb, "\n  -o { %.*s = %s }", (int)(eq - e->options[i]), e->options[i], eq + 1);
         else
             sb_add(sb, "\n  -o %s", e->options[i]);
-    }
-    for (size_t i = 0; i < e->n_args; i++) {
-        if (e->args[i][0] == '\0')
-            sb_add(sb, "\n  { }");
-        else if (arg_needs_group(e->args[i]))
-            sb_add(sb, "\n  { %s }", e->args[i]);
-        else
-            sb_add(sb, "\n  %s", e->args[i]);
     }
     sb_add(sb, "\n");
 }

@@ -111,6 +111,9 @@ static size_t format_file_line(char *line, size_t size, const char *level,
 }
 
 static void emit(int priority, const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void emit(int priority, const char *level, const char *fmt, va_list ap)
 {
     char text[MSG_LINE_MAX];
     char line[MSG_LINE_MAX + 200];

@@ -196,32 +196,57 @@ static int pread_full(int fd, void *buf, size_t n, off_t off)
     return 0;
 }
 
-/* Point *p at `n` bytes at `off` (off + n <= size). 0 ok, -1 error. */
-static int src_bytes(struct qf_src *s, off_t off, size_t n, const unsigned char **p)
+/* pread up to n bytes at off, stopping at end of file; bytes read or -1. */
+static ssize_t pread_some(int fd, void *buf, size_t n, off_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t got = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/*
+ * Point *p at up to `n` bytes at `off` (off + n <= size). Returns how many
+ * are there: n, or fewer when the file shrank while we read it (qmgr cut
+ * off a partial last record); the view of the file shrinks with it. -1 on
+ * a read error.
+ */
+static ssize_t src_bytes(struct qf_src *s, off_t off, size_t n, const unsigned char **p)
 {
     size_t want;
+    ssize_t got;
 
     if (s->mem) {
         *p = s->mem + off;
-        return 0;
+        return (ssize_t)n;
     }
     if (off >= s->win_off && off + (off_t)n <= s->win_off + (off_t)s->win_len) {
         *p = s->win + (off - s->win_off);
-        return 0;
+        return (ssize_t)n;
     }
     want = WIN_SIZE;
     if ((off_t)want > s->size - off)
         want = (size_t)(s->size - off);
-    if (want < n)
-        return fail(s, off, "internal error: window too small");
-    if (pread_full(s->fd, s->win, want, off) < 0) {
+    got = pread_some(s->fd, s->win, want, off);
+    if (got < 0) {
         s->win_len = 0;
         return fail(s, off, "read error (%s)", strerror(errno));
     }
     s->win_off = off;
-    s->win_len = want;
+    s->win_len = (size_t)got;
+    if ((size_t)got < want)
+        s->size = off + got;
     *p = s->win;
-    return 0;
+    return got < (ssize_t)n ? got : (ssize_t)n;
 }
 
 enum line_result { LINE_ERR = -1, LINE_EOF = 0, LINE_OK = 1, LINE_PARTIAL = 2 };
@@ -237,12 +262,20 @@ static enum line_result src_line(struct qf_src *s, off_t off, const char **line,
     const unsigned char *p, *nl;
     off_t avail = s->size - off;
     size_t look;
+    ssize_t got;
 
     if (avail <= 0)
         return LINE_EOF;
     look = avail < QF_RECORD_MAX ? (size_t)avail : QF_RECORD_MAX;
-    if (src_bytes(s, off, look, &p) < 0)
+    got = src_bytes(s, off, look, &p);
+    if (got < 0)
         return LINE_ERR;
+    if (got == 0)
+        return LINE_EOF;
+    if ((size_t)got < look) {           /* the file shrank */
+        look = (size_t)got;
+        avail = s->size - off;
+    }
     nl = memchr(p, '\n', look);
     *line = (const char *)p;
     if (nl) {
@@ -437,7 +470,9 @@ static int parse_rcpts(struct qf_src *s, struct queue_file *qf, off_t *off)
             return -1;
         if (lr != LINE_OK)
             return fail(s, *off, "file ends in the recipient records");
-        if (len == 1 && line[0] == 'M') {
+        if (len > 0 && line[0] == 'M') {
+            if (len != 1)
+                return fail(s, *off, "malformed M record");
             if (qf->rcpt_count == 0)
                 return fail(s, *off, "no R record before M");
             trace(s, *off, line, len);
@@ -467,6 +502,7 @@ static int parse_rcpts(struct qf_src *s, struct queue_file *qf, off_t *off)
 static int parse_content(struct qf_src *s, struct queue_file *qf, off_t *off)
 {
     const unsigned char *p;
+    ssize_t got;
     off_t end;
 
     qf->content_offset = *off;
@@ -476,8 +512,11 @@ static int parse_content(struct qf_src *s, struct queue_file *qf, off_t *off)
     end = *off + qf->content_size;
     if (s->size - end < 2)
         return fail(s, end, "missing end marker (file truncated)");
-    if (src_bytes(s, end, 2, &p) < 0)
+    got = src_bytes(s, end, 2, &p);
+    if (got < 0)
         return -1;
+    if (got < 2)
+        return fail(s, end, "missing end marker (file truncated)");
     if (p[0] != 'E' || p[1] != '\n')
         return fail(s, end, "missing end marker (content size disagrees with file)");
     trace(s, end, "E", 1);
@@ -561,6 +600,7 @@ static int parse_all(struct qf_src *s, struct queue_file *qf)
         queue_file_free(qf);
         return -1;
     }
+    qf->file_size = s->size;            /* may have shrunk while reading */
     return 0;
 }
 

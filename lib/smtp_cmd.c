@@ -260,10 +260,14 @@ static int cmd_usage(struct smtp_cmd *cmd, const char *usage)
     return -1;
 }
 
+/* "501 5.5.4 <what>[: <keyword>]" */
 static int cmd_param_fail(struct smtp_cmd *cmd, const char *what, const char *keyword)
 {
     cmd->err = SMTP_CMD_ERR_PARAM;
-    snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 %s%.64s", what, keyword);
+    if (keyword == NULL || *keyword == 0)
+        snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 %s", what);
+    else
+        snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 %s: %.64s", what, keyword);
     return -1;
 }
 
@@ -406,7 +410,7 @@ static int split_params(struct smtp_cmd *cmd, char *p)
         if (*p == 0)
             break;
         if (cmd->n_params >= SMTP_CMD_PARAMS_MAX)
-            return cmd_param_fail(cmd, "Too many parameters", "");
+            return cmd_param_fail(cmd, "Too many parameters", NULL);
         param = &cmd->params[cmd->n_params];
         param->keyword = p;
         param->value = NULL;
@@ -420,10 +424,10 @@ static int split_params(struct smtp_cmd *cmd, char *p)
             param->value = eq + 1;
         }
         if (!param_syntax_ok(param->keyword, param->value))
-            return cmd_param_fail(cmd, "Bad parameter syntax: ", param->keyword);
+            return cmd_param_fail(cmd, "Bad parameter syntax", param->keyword);
         for (i = 0; i < cmd->n_params; i++)
             if (strcasecmp(param->keyword, cmd->params[i].keyword) == 0)
-                return cmd_param_fail(cmd, "Duplicate parameter: ", param->keyword);
+                return cmd_param_fail(cmd, "Duplicate parameter", param->keyword);
         cmd->n_params++;
     }
     return 0;
@@ -440,7 +444,7 @@ static int check_params(struct smtp_cmd *cmd)
 
         if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "SIZE") == 0) {
             if (v == NULL || parse_count(v, strlen(v), &cmd->size) < 0)
-                return cmd_param_fail(cmd, "Bad SIZE parameter", "");
+                return cmd_param_fail(cmd, "Bad SIZE parameter", NULL);
             cmd->has_size = 1;
         } else if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "BODY") == 0) {
             if (v != NULL && strcasecmp(v, "7BIT") == 0)
@@ -448,7 +452,7 @@ static int check_params(struct smtp_cmd *cmd)
             else if (v != NULL && strcasecmp(v, "8BITMIME") == 0)
                 cmd->body = SMTP_BODY_8BITMIME;
             else
-                return cmd_param_fail(cmd, "Bad BODY parameter", "");
+                return cmd_param_fail(cmd, "Bad BODY parameter", NULL);
         } else if (cmd->unsupported == NULL) {
             cmd->unsupported = param->keyword;
         }

@@ -253,18 +253,11 @@ static const char golden_out[] =
     "smtp       inet  n       -       n       -       -       smtpd\n"
     "  -o smtpd_timeout=30s\n"
     "  -o { smtpd_banner = $myhostname  ESMTP }\n"
-    "[::1]:2525 inet  n       -       n       -       5       smtpd\n"
-    "  -v\n"
+    "[::1]:2525 inet  n       -       n       -       5       smtpd -v\n"
     "cleanup    unix  n       -       n       -       0       cleanup\n"
     "qmgr       unix  n       -       n       300?    1       qmgr\n"
-    "odd        unix  y       y       y       0?      -       cmd\n"
-    "  -o x=1\n"
-    "  { }\n"
-    "  { -o }\n"
-    "  { #x }\n"
-    "  { {a} }\n"
-    "  }\n"
-    "  a{\n";
+    "odd        unix  y       y       y       0?      -       cmd { } { -o } #x { {a} } } a{\n"
+    "  -o x=1\n";
 
 static void test_golden_round_trip(void)
 {

@@ -1,0 +1,528 @@
+/*
+ * postcat - show a queue file: its envelope, its header block, its body.
+ *
+ *   postcat [-c config_dir] [-behv] -q queue_id...
+ *   postcat [-behv] file...
+ *
+ * With -q the operands are queue IDs, looked up in every state of the
+ * instance's queue_directory; otherwise they are paths of queue files. The
+ * file is read by lib/queue_file.c (the one reader) and never changed.
+ * Envelope values are printed with control characters escaped, so a
+ * hostile address cannot drive the operator's terminal; the content is
+ * written raw, byte for byte as stored.
+ *
+ * Memory: one `struct queue_file` and one trace buffer per operand, freed
+ * before the next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "params.h"
+#include "queue_dir.h"
+#include "queue_file.h"
+
+#define EXIT_USAGE 2
+#define COPY_CHUNK (64 * 1024)
+
+static const char usage_text[] =
+    "usage: postcat [-c config_dir] [-behv] -q queue_id...\n"
+    "       postcat [-behv] file...\n"
+    "       postcat --help\n";
+
+static const char help_text[] =
+    "NAME\n"
+    "    postcat - show the contents of a Postern queue file\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    postcat [-c config_dir] [-behv] -q queue_id...\n"
+    "    postcat [-behv] file...\n"
+    "    postcat --help\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    postcat prints a queue file in a form people can read: the envelope\n"
+    "    (arrival time, sender, client, recipients with their delivery state\n"
+    "    and last delay reason), then the message content exactly as stored,\n"
+    "    between marker lines:\n"
+    "\n"
+    "        *** ENVELOPE RECORDS <path> ***\n"
+    "        *** MESSAGE CONTENTS <path> ***\n"
+    "        *** MESSAGE FILE END <path> ***\n"
+    "\n"
+    "    With -q the operands are queue IDs (as printed by postqueue -p and in\n"
+    "    the log); each is looked for in incoming, active, deferred, hold and\n"
+    "    corrupt under queue_directory of the chosen instance. Without -q the\n"
+    "    operands are paths of queue files. The file is only read, never\n"
+    "    changed. Control characters in envelope values are shown escaped as\n"
+    "    \\xNN; the content is written raw.\n"
+    "\n"
+    "    A damaged file is reported with the reader's error and the byte\n"
+    "    offset where the problem is.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -b  Show the body: the content after the header block.\n"
+    "    -c config_dir\n"
+    "        Read main.cf from config_dir (the instance) to find\n"
+    "        queue_directory. Only used with -q.\n"
+    "    -e  Show the envelope.\n"
+    "    -h  Show the header block: the content up to and including the\n"
+    "        first empty line (cleanup's added headers come first).\n"
+    "    -q  The operands are queue IDs rather than file names.\n"
+    "    -v  Also show record-level detail: file offsets, the size of the\n"
+    "        headers cleanup added, every record in file order.\n"
+    "    --help\n"
+    "        Show this text.\n"
+    "\n"
+    "    -b, -e and -h may be combined; without any of them all three parts\n"
+    "    are shown. The marker lines are printed only when the envelope is,\n"
+    "    so -h or -b alone give the raw bytes (e.g. postcat -bq ID > body).\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0  every message was shown.\n"
+    "    1  a message was not found, an ID was invalid, a file was damaged or\n"
+    "       unreadable, or the configuration could not be read.\n"
+    "    2  bad usage (unknown option, no operand).\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    MAIL_CONFIG\n"
+    "        The configuration directory when -c is not given.\n"
+    "\n"
+    "SEE ALSO\n"
+    "    postqueue(1), postsuper(1), docs/queue-format.md\n";
+
+struct options {
+    int envelope, header, body, verbose, by_id;
+    const char *config_dir;
+};
+
+static void usage(const char *problem)
+{
+    if (problem)
+        fprintf(stderr, "postcat: %s\n", problem);
+    fputs(usage_text, stderr);
+    fputs("\n", stderr);
+    fputs(help_text, stderr);
+    exit(EXIT_USAGE);
+}
+
+/* --- printing helpers --- */
+
+/* An envelope value with control characters escaped. */
+static void put_value(const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+}
+
+static void put_field(const char *name, const char *value)
+{
+    printf("%s: ", name);
+    put_value(value ? value : "", value ? strlen(value) : 0);
+    putchar('\n');
+}
+
+static void put_time(const char *name, time_t when)
+{
+    char buf[64];
+    struct tm tm;
+
+    if (localtime_r(&when, &tm) == NULL
+        || strftime(buf, sizeof(buf), "%a %b %e %H:%M:%S %Y", &tm) == 0)
+        snprintf(buf, sizeof(buf), "%lld", (long long)when);
+    printf("%s: %s\n", name, buf);
+}
+
+static const char *state_word(char state)
+{
+    switch (state) {
+    case QF_RCPT_PENDING:
+        return "pending";
+    case QF_RCPT_DELIVERED:
+        return "delivered";
+    case QF_RCPT_BOUNCED:
+        return "bounced";
+    default:
+        return "unknown";
+    }
+}
+
+/* --- the record trace for -v --- */
+
+struct trace_buf {
+    char *text;
+    size_t len, cap;
+    off_t end;                  /* offset after the last record seen */
+    const struct queue_file *qf;
+};
+
+static void trace_add(struct trace_buf *t, const char *data, size_t n)
+{
+    t->text = xgrow(t->text, &t->cap, t->len + n + 1, 1);
+    memcpy(t->text + t->len, data, n);
+    t->len += n;
+    t->text[t->len] = '\0';
+}
+
+static void trace_record(off_t offset, const char *record, size_t len, void *ctx)
+{
+    struct trace_buf *t = ctx;
+    char head[32];
+    int n;
+
+    n = snprintf(head, sizeof(head), "%10lld  ", (long long)offset);
+    trace_add(t, head, (size_t)n);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)record[i];
+        if (c < 0x20 || c == 0x7f) {
+            char esc[8];
+            n = snprintf(esc, sizeof(esc), "\\x%02x", c);
+            trace_add(t, esc, (size_t)n);
+        } else {
+            trace_add(t, (const char *)&c, 1);
+        }
+    }
+    trace_add(t, "\n", 1);
+    t->end = offset + (off_t)len + 1;
+}
+
+/* --- the content --- */
+
+/* pread exactly n bytes; -1 on error or a short file. */
+static int read_at(int fd, char *buf, size_t n, off_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t got = pread(fd, buf + done, n - done, off + (off_t)done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;
+            return -1;
+        }
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+/*
+ * Length of the header block: the content up to and including the first
+ * empty line ("\n" or "\r\n" at the start of a line); all of it when there
+ * is none. -1 on a read error.
+ */
+static off_t header_length(int fd, off_t start, off_t size, char *buf)
+{
+    enum { LINE_START, LINE_CR, LINE_MID } st = LINE_START;
+    off_t pos = 0;
+
+    while (pos < size) {
+        size_t n = size - pos < COPY_CHUNK ? (size_t)(size - pos) : COPY_CHUNK;
+        if (read_at(fd, buf, n, start + pos) < 0)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c == '\n') {
+                if (st != LINE_MID)
+                    return pos + (off_t)i + 1;
+                st = LINE_START;
+            } else if (c == '\r' && st == LINE_START) {
+                st = LINE_CR;
+            } else {
+                st = LINE_MID;
+            }
+        }
+        pos += (off_t)n;
+    }
+    return size;
+}
+
+/* Copy [off, off+len) of fd to stdout; remember the last byte written. */
+static int copy_out(int fd, off_t off, off_t len, char *buf, int *last)
+{
+    while (len > 0) {
+        size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+        if (read_at(fd, buf, n, off) < 0)
+            return -1;
+        if (fwrite(buf, 1, n, stdout) != n)
+            return -1;
+        *last = (unsigned char)buf[n - 1];
+        off += (off_t)n;
+        len -= (off_t)n;
+    }
+    return 0;
+}
+
+/* --- one message --- */
+
+static void show_envelope(const char *label, const struct queue_file *qf, int verbose)
+{
+    printf("*** ENVELOPE RECORDS %s ***\n", label);
+    if (verbose) {
+        printf("queue_file_version: %d\n", qf->version);
+        printf("file_size: %lld\n", (long long)qf->file_size);
+        printf("content_offset: %lld\n", (long long)qf->content_offset);
+    }
+    printf("message_size: %lld\n", (long long)qf->content_size);
+    if (verbose)
+        printf("added_header_size: %lld\n", (long long)qf->added_size);
+    put_time("message_arrival_time", qf->arrival.tv_sec);
+    if (verbose)
+        printf("arrival_timestamp: %lld.%06ld\n", (long long)qf->arrival.tv_sec,
+               (long)qf->arrival.tv_usec);
+    put_field("sender", qf->sender);
+    put_field("client_name", qf->client_name);
+    put_field("client_address", qf->client_addr);
+    put_field("helo_name", qf->helo);
+    put_field("protocol", qf->protocol);
+    put_field("body_type", qf->body_type);
+    put_field("message_id", qf->message_id);
+    for (size_t i = 0; i < qf->rcpt_count; i++) {
+        const struct qf_rcpt *r = &qf->rcpts[i];
+        printf("recipient: ");
+        put_value(r->address, strlen(r->address));
+        printf(" (%s)\n", state_word(r->state));
+        if (verbose)
+            printf("  index: %zu, state byte at offset %lld\n", i,
+                   (long long)r->state_offset);
+        if (r->delay_dsn) {
+            printf("  last delay: %s ", r->delay_dsn);
+            put_value(r->delay_reason, strlen(r->delay_reason));
+            putchar('\n');
+            if (verbose)
+                put_time("  last delay time", r->delay_time);
+        }
+    }
+    if (verbose)
+        printf("delay_records: %zu\n", qf->delay_records);
+}
+
+static void show_trace(const char *label, const struct queue_file *qf,
+                       const struct trace_buf *t)
+{
+    printf("*** RECORDS %s ***\n", label);
+    printf("%10s  %s\n", "offset", "record");
+    fputs(t->text ? t->text : "", stdout);
+    printf("(content: %lld bytes at offset %lld, the first %lld added by cleanup)\n",
+           (long long)qf->content_size, (long long)qf->content_offset,
+           (long long)qf->added_size);
+    if (t->end < qf->file_size)
+        printf("(%lld bytes of an unfinished record ignored at offset %lld)\n",
+               (long long)(qf->file_size - t->end), (long long)t->end);
+}
+
+static int show_content(int fd, const char *label, const struct queue_file *qf,
+                        const struct options *o)
+{
+    char *buf = xmalloc(COPY_CHUNK);
+    off_t start = qf->content_offset, size = qf->content_size, hlen = size;
+    int last = '\n', rc = 0;
+
+    if (!(o->header && o->body))
+        hlen = header_length(fd, start, size, buf);
+    if (hlen < 0) {
+        rc = -1;
+    } else {
+        if (o->envelope)
+            printf("*** MESSAGE CONTENTS %s ***\n", label);
+        if (o->header && copy_out(fd, start, hlen, buf, &last) < 0)
+            rc = -1;
+        if (rc == 0 && o->body && copy_out(fd, start + hlen, size - hlen, buf, &last) < 0)
+            rc = -1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "postcat: %s: reading content: %s\n", label, strerror(errno));
+    xfree(buf);
+    return rc;
+}
+
+/*
+ * Show the queue file open on fd; label is the path shown to the user.
+ * Returns 0 or -1 (error already reported).
+ */
+static int show_fd(int fd, const char *label, const struct options *o)
+{
+    struct queue_file qf;
+    struct trace_buf t = {0};
+    char err[QF_ERR_MAX];
+    int rc;
+
+    t.qf = &qf;
+    if (queue_file_read_trace(fd, &qf, o->verbose ? trace_record : NULL, &t,
+                              err, sizeof(err)) < 0) {
+        if (o->verbose && t.text) {
+            printf("*** RECORDS READ BEFORE THE ERROR %s ***\n", label);
+            fputs(t.text, stdout);
+        }
+        fflush(stdout);
+        fprintf(stderr, "postcat: %s: %s\n", label, err);
+        xfree(t.text);
+        return -1;
+    }
+    if (o->envelope) {
+        show_envelope(label, &qf, o->verbose);
+        if (o->verbose)
+            show_trace(label, &qf, &t);
+    }
+    rc = 0;
+    if (o->header || o->body) {
+        fflush(stdout);
+        rc = show_content(fd, label, &qf, o);
+    }
+    if (o->envelope) {
+        /* Keep the end marker on a line of its own. */
+        if (rc == 0 && (o->header || o->body) && qf.content_size > 0) {
+            char c = 0;
+            off_t end = qf.content_offset + qf.content_size - 1;
+            if (read_at(fd, &c, 1, end) == 0 && c != '\n')
+                putchar('\n');
+        }
+        printf("*** MESSAGE FILE END %s ***\n", label);
+    }
+    queue_file_free(&qf);
+    xfree(t.text);
+    return rc;
+}
+
+static int show_path(const char *path, const struct options *o)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0) {
+        fprintf(stderr, "postcat: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    rc = show_fd(fd, path, o);
+    close(fd);
+    return rc;
+}
+
+#define OPEN_TRIES 3
+
+static int show_id(const char *id, const struct options *o)
+{
+    char path[QUEUE_PATH_MAX];
+    enum queue_state state;
+    int rc;
+
+    if (!queue_id_valid(id)) {
+        fprintf(stderr, "postcat: invalid queue ID: ");
+        for (const char *p = id; *p && p - id < 80; p++)
+            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+        fputc('\n', stderr);
+        return -1;
+    }
+    /* The message may change state between the lookup and the open. */
+    for (int i = 0; i < OPEN_TRIES; i++) {
+        int fd;
+
+        if (queue_find(id, &state) < 0)
+            break;
+        queue_path(path, sizeof(path), state, id);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            continue;
+        if (fd < 0) {
+            fprintf(stderr, "postcat: %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        rc = show_fd(fd, path, o);
+        close(fd);
+        return rc;
+    }
+    fprintf(stderr, "postcat: no message with queue ID %s in %s\n", id, var_queue_dir);
+    return -1;
+}
+
+static int enter_queue(const struct options *o)
+{
+    char err[CONFIG_ERR_MAX];
+
+    if (config_load(config_dir_choose(o->config_dir), NULL, 0, err, sizeof(err)) < 0) {
+        fprintf(stderr, "postcat: %s\n", err);
+        return -1;
+    }
+    if (chdir(var_queue_dir) < 0) {
+        fprintf(stderr, "postcat: queue_directory %s: %s\n", var_queue_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+enum { OPT_HELP = 256 };
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct options o = {0};
+    int c, failed = 0;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "bc:ehqv", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            o.body = 1;
+            break;
+        case 'c':
+            o.config_dir = optarg;
+            break;
+        case 'e':
+            o.envelope = 1;
+            break;
+        case 'h':
+            o.header = 1;
+            break;
+        case 'q':
+            o.by_id = 1;
+            break;
+        case 'v':
+            o.verbose = 1;
+            break;
+        case OPT_HELP:
+            fputs(help_text, stdout);
+            return 0;
+        default: {
+            char problem[64];
+            if (optopt == 'c')
+                snprintf(problem, sizeof(problem), "option -c needs a directory");
+            else if (optopt > 0x20 && optopt < 0x7f)
+                snprintf(problem, sizeof(problem), "unknown option -%c", optopt);
+            else
+                snprintf(problem, sizeof(problem), "unknown option");
+            usage(problem);
+        }
+        }
+    }
+    if (optind >= argc)
+        usage(o.by_id ? "no queue ID given" : "no file given");
+    if (!o.envelope && !o.header && !o.body)
+        o.envelope = o.header = o.body = 1;
+    if (o.by_id && enter_queue(&o) < 0)
+        return 1;
+    for (int i = optind; i < argc; i++) {
+        if ((o.by_id ? show_id(argv[i], &o) : show_path(argv[i], &o)) < 0)
+            failed = 1;
+        fflush(stdout);
+    }
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "postcat: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return failed;
+}
