@@ -42,18 +42,17 @@ int sock_unix_connect(const char *path, int nonblock)
 
     if (unix_addr(path, &sun) < 0)
         return -1;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return -1;
-    /* A UNIX connect either succeeds or fails at once (or EAGAIN: backlog full). */
+    /*
+     * A non-blocking UNIX connect succeeds or fails at once; it fails with
+     * EAGAIN when the server's backlog is full (a blocking one would hang).
+     */
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         int saved = errno;
         close(fd);
         errno = saved;
-        return -1;
-    }
-    if (nonblock && sock_nonblock(fd) < 0) {
-        close(fd);
         return -1;
     }
     return fd;

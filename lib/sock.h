@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 int sock_nonblock(int fd);
-/* Connect to a UNIX socket path (relative to the current directory). */
+/* Connect to a UNIX socket path (relative to the current directory). With
+ * nonblock, the socket is non-blocking from the start: a full backlog gives
+ * -1 with errno EAGAIN instead of blocking. */
 int sock_unix_connect(const char *path, int nonblock);
 /* Listen on a UNIX socket path, replacing a stale one; mode applied with chmod. */
 int sock_unix_listen(const char *path, int mode, int backlog);

@@ -1,0 +1,361 @@
+/*
+ * qmgr_message.c - a message in active/: activation, routing into delivery
+ * jobs, recording results in the queue file, and completion.
+ *
+ * Life of a message:
+ *   1. activate: rename incoming/ or deferred/ -> active/, open O_RDWR, read
+ *      the envelope. A file that cannot be opened or parsed goes to
+ *      corrupt/. Pending (P) recipients are grouped by next hop into jobs.
+ *   2. results: each recipient result is written to the file at once:
+ *      sent -> mark D, bounced -> mark B, deferred -> append a D record (or,
+ *      past maximal_queue_lifetime, mark B: the message expired). Nothing
+ *      is kept in memory that is not also in the file, so qmgr may exit at
+ *      any moment: what is in active/ goes back to incoming/ at the next
+ *      start (a crash may deliver twice, never zero times).
+ *   3. completion, after the last job: no pending recipient left -> unlink;
+ *      otherwise fdatasync (the marks become durable), set atime and mtime
+ *      to the next attempt time, rename active/ -> deferred/.
+ *
+ * Edge cases: a file may vanish between scan and rename (ENOENT: skipped
+ * silently); a message whose recipients are all done already (a crash after
+ * the last mark) is removed at activation.
+ *
+ * Memory: struct qmgr_message owns its envelope (struct queue_file, no
+ * content) and its descriptor; the active set maps ID -> message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "msg.h"
+#include "params.h"
+#include "qmgr.h"
+
+static struct qmgr_hash *active_set;
+
+static struct qmgr_hash *active(void)
+{
+    if (active_set == NULL)
+        active_set = qmgr_hash_create();
+    return active_set;
+}
+
+size_t qmgr_message_count(void)
+{
+    return qmgr_hash_count(active());
+}
+
+int qmgr_message_is_active(const char *id)
+{
+    return qmgr_hash_find(active(), id) != NULL;
+}
+
+/* --- start-up recovery --- */
+
+static int recover_one(const char *id, void *ctx)
+{
+    size_t *count = ctx;
+
+    if (queue_move(id, QUEUE_ACTIVE, QUEUE_INCOMING) < 0) {
+        if (errno != ENOENT)
+            msg_warn("%s: cannot move from active to incoming: %s", id, strerror(errno));
+        return 0;
+    }
+    (*count)++;
+    return 0;
+}
+
+void qmgr_message_recover(void)
+{
+    size_t count = 0;
+
+    if (queue_walk(QUEUE_ACTIVE, recover_one, NULL, &count) < 0)
+        msg_warn("cannot walk active queue: %s", strerror(errno));
+    if (count > 0)
+        msg_info("moved %zu message%s left in active back to incoming", count,
+                 count == 1 ? "" : "s");
+}
+
+/* --- back-off and expiry --- */
+
+time_t qmgr_next_attempt(time_t now, time_t arrival)
+{
+    time_t delay = now - arrival;
+
+    if (delay > var_maximal_backoff_time)
+        delay = var_maximal_backoff_time;
+    if (delay < var_minimal_backoff_time)
+        delay = var_minimal_backoff_time;
+    return now + delay;
+}
+
+/* maximal_queue_lifetime = 0 means: try once, then return. */
+static int message_expired(const struct qmgr_message *msg, time_t now)
+{
+    return now - msg->qf.arrival.tv_sec >= var_maximal_queue_lifetime;
+}
+
+static void lifetime_text(char *buf, size_t len)
+{
+    long t = var_maximal_queue_lifetime;
+
+    if (t > 0 && t % 86400 == 0)
+        snprintf(buf, len, "%ld day%s", t / 86400, t == 86400 ? "" : "s");
+    else if (t > 0 && t % 3600 == 0)
+        snprintf(buf, len, "%ld hour%s", t / 3600, t == 3600 ? "" : "s");
+    else
+        snprintf(buf, len, "%ld second%s", t, t == 1 ? "" : "s");
+}
+
+/* --- recording results --- */
+
+static void mark(struct qmgr_message *msg, size_t index, enum qf_rcpt_state state)
+{
+    if (queue_file_mark(msg->fd, &msg->qf.rcpts[index], state) < 0)
+        msg_warn("%s: cannot mark recipient %zu as %c in the queue file: %s",
+                 msg->id, index, (char)state, strerror(errno));
+}
+
+static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
+                       const char *relay, const char *reason, int log_it)
+{
+    struct qf_rcpt *rcpt = &msg->qf.rcpts[index];
+    time_t now = time(NULL);
+    char life[64];
+
+    if (message_expired(msg, now)) {
+        /* Returning a DSN to the sender belongs to the bounce service (a
+         * later issue); for now the recipient is marked and logged. */
+        lifetime_text(life, sizeof(life));
+        mark(msg, index, QF_RCPT_BOUNCED);
+        msg_info("%s: to=<%s>, relay=%s, dsn=5.4.7, status=bounced "
+                 "(message expired after %s: %s)", msg->id, rcpt->address, relay,
+                 life, reason);
+        return;
+    }
+    if (log_it)
+        msg_info("%s: to=<%s>, relay=%s, dsn=%s, status=deferred (%s)", msg->id,
+                 rcpt->address, relay, dsn, reason);
+    if (queue_file_append_delay(msg->fd, index, now, dsn, reason) < 0)
+        msg_warn("%s: cannot append delay record for recipient %zu: %s", msg->id,
+                 index, strerror(errno));
+}
+
+void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
+                              enum qmgr_status status, const char *dsn,
+                              const char *relay, const char *reason)
+{
+    if (index >= msg->qf.rcpt_count || msg->qf.rcpts[index].state != QF_RCPT_PENDING) {
+        msg_warn("%s: result for recipient %zu that is not pending: ignored",
+                 msg->id, index);
+        return;
+    }
+    switch (status) {
+    case QMGR_SENT:
+        mark(msg, index, QF_RCPT_DELIVERED);
+        break;
+    case QMGR_BOUNCED:
+        /* The DSN to the sender comes with the bounce service (later issue). */
+        mark(msg, index, QF_RCPT_BOUNCED);
+        break;
+    case QMGR_DEFERRED:
+        defer_rcpt(msg, index, dsn, relay, reason, 0);
+        break;
+    }
+}
+
+void qmgr_message_rcpt_failed(struct qmgr_message *msg, size_t index, const char *reason)
+{
+    if (index >= msg->qf.rcpt_count || msg->qf.rcpts[index].state != QF_RCPT_PENDING)
+        return;
+    defer_rcpt(msg, index, "4.3.0", "none", reason, 1);
+}
+
+/* --- completion --- */
+
+static int has_pending(const struct qmgr_message *msg)
+{
+    for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+        if (msg->qf.rcpts[i].state == QF_RCPT_PENDING)
+            return 1;
+    }
+    return 0;
+}
+
+static void remove_file(struct qmgr_message *msg)
+{
+    char path[QUEUE_PATH_MAX];
+
+    queue_path(path, sizeof(path), QUEUE_ACTIVE, msg->id);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        msg_warn("%s: cannot remove %s: %s", msg->id, path, strerror(errno));
+        return;
+    }
+    msg_info("%s: removed", msg->id);
+}
+
+static void defer_file(struct qmgr_message *msg)
+{
+    time_t now = time(NULL);
+    struct timespec times[2];
+
+    if (fdatasync(msg->fd) < 0)
+        msg_warn("%s: fdatasync: %s", msg->id, strerror(errno));
+    times[0].tv_sec = qmgr_next_attempt(now, msg->qf.arrival.tv_sec);
+    times[0].tv_nsec = 0;
+    times[1] = times[0];
+    if (futimens(msg->fd, times) < 0)
+        msg_warn("%s: cannot set next attempt time: %s", msg->id, strerror(errno));
+    if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_DEFERRED) < 0 && errno != ENOENT)
+        msg_warn("%s: cannot move from active to deferred: %s", msg->id, strerror(errno));
+}
+
+static void message_free(struct qmgr_message *msg)
+{
+    qmgr_hash_remove(active(), msg->id);
+    if (msg->fd >= 0)
+        close(msg->fd);
+    queue_file_free(&msg->qf);
+    xfree(msg);
+}
+
+static void message_complete(struct qmgr_message *msg)
+{
+    if (has_pending(msg))
+        defer_file(msg);
+    else
+        remove_file(msg);
+    message_free(msg);
+    qmgr_work_schedule();           /* a slot in active/ is free */
+}
+
+void qmgr_message_job_done(struct qmgr_message *msg)
+{
+    if (msg->jobs_left == 0)
+        msg_panic("%s: job done but no job outstanding", msg->id);
+    if (--msg->jobs_left == 0)
+        message_complete(msg);
+}
+
+/* --- routing --- */
+
+/*
+ * The next hop of a recipient into buf: relayhost when set, otherwise the
+ * recipient's domain in lower case (MX routing is a later issue; the smtp
+ * client resolves the name). -1 when there is no domain.
+ */
+static int route(const char *address, char *buf, size_t len)
+{
+    const char *at;
+    size_t n;
+
+    if (var_relayhost[0] != '\0') {
+        snprintf(buf, len, "%s", var_relayhost);
+        return 0;
+    }
+    at = strrchr(address, '@');
+    if (at == NULL || at[1] == '\0')
+        return -1;
+    n = strlen(at + 1);
+    if (n >= len)
+        return -1;
+    for (size_t i = 0; i <= n; i++) {
+        char c = at[1 + i];
+        buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    return 0;
+}
+
+static void enqueue_job(void *value)
+{
+    qmgr_job_enqueue(value);
+}
+
+/* Group the pending recipients by next hop into jobs and queue them. */
+static void route_message(struct qmgr_message *msg)
+{
+    struct qmgr_hash *groups = qmgr_hash_create();
+    char nexthop[QF_VALUE_MAX + 1];
+
+    for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+        struct qmgr_job *job;
+
+        if (msg->qf.rcpts[i].state != QF_RCPT_PENDING)
+            continue;
+        if (route(msg->qf.rcpts[i].address, nexthop, sizeof(nexthop)) < 0) {
+            defer_rcpt(msg, i, "4.3.5", "none",
+                       "recipient has no domain and relayhost is empty", 1);
+            continue;
+        }
+        job = qmgr_hash_find(groups, nexthop);
+        if (job == NULL) {
+            job = qmgr_job_new(msg, nexthop);
+            qmgr_hash_insert(groups, nexthop, job);
+        }
+        qmgr_job_add_rcpt(job, i);
+        if (job->count >= QMGR_RCPT_PER_JOB) {
+            qmgr_hash_remove(groups, nexthop);
+            qmgr_job_enqueue(job);
+        }
+    }
+    qmgr_hash_free(groups, enqueue_job);
+}
+
+/* --- activation --- */
+
+static void move_corrupt(const char *id, const char *reason)
+{
+    if (queue_move(id, QUEUE_ACTIVE, QUEUE_CORRUPT) < 0) {
+        msg_warn("%s: damaged queue file (%s) cannot be moved to corrupt: %s", id,
+                 reason, strerror(errno));
+        return;
+    }
+    msg_warn("%s: damaged queue file moved to corrupt: %s", id, reason);
+}
+
+int qmgr_message_activate(const char *id, enum queue_state from)
+{
+    char path[QUEUE_PATH_MAX], err[QF_ERR_MAX];
+    struct qmgr_message *msg;
+    int fd;
+
+    if (!queue_id_valid(id) || qmgr_message_is_active(id))
+        return 0;
+    if (queue_move(id, from, QUEUE_ACTIVE) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        msg_warn("%s: cannot move from %s to active: %s", id, queue_state_name(from),
+                 strerror(errno));
+        return -1;
+    }
+    queue_path(path, sizeof(path), QUEUE_ACTIVE, id);
+    fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, sizeof(err), "open: %s", strerror(errno));
+        move_corrupt(id, err);
+        return 0;
+    }
+    msg = xcalloc(1, sizeof(*msg));
+    snprintf(msg->id, sizeof(msg->id), "%s", id);
+    msg->fd = fd;
+    if (queue_file_read(fd, &msg->qf, err, sizeof(err)) < 0) {
+        close(fd);
+        xfree(msg);
+        move_corrupt(id, err);
+        return 0;
+    }
+    qmgr_hash_insert(active(), msg->id, msg);
+    msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", msg->id,
+             msg->qf.sender, (long long)msg->qf.content_size, msg->qf.rcpt_count);
+    route_message(msg);
+    if (msg->jobs_left == 0)
+        message_complete(msg);
+    return 1;
+}

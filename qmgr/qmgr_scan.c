@@ -1,0 +1,242 @@
+/*
+ * qmgr_scan.c - the work loop: what to activate next.
+ *
+ * Two sources of messages to bring into active/:
+ *   - the FIFO of IDs announced by cleanup (req=new), served first, so new
+ *     mail is never stuck behind a large deferred queue. It is bounded
+ *     (FIFO_MAX); when it overflows, a scan of incoming/ is requested
+ *     instead and finds the rest.
+ *   - the scanner: on request (start, req=wakeup, every queue_run_delay) it
+ *     walks incoming/ (every message) and deferred/ (messages whose mtime,
+ *     the next attempt time, is not in the future), ONE leaf directory per
+ *     turn of the event loop, so even half a million deferred messages
+ *     never hold up the loop for long.
+ *
+ * A turn runs from a zero-timeout timer (so the loop polls for I/O between
+ * turns) and activates at most ACTIVATE_BATCH messages. Nothing is
+ * activated while qmgr_message_active_limit messages are in active/: the
+ * scanner then stays at its leaf and re-reads it when a slot frees (the
+ * messages it already took have left that directory).
+ *
+ * Memory: the FIFO is one fixed array of IDs; the scanner keeps only its
+ * position.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "alloc.h"
+#include "msg.h"
+#include "params.h"
+#include "qmgr.h"
+
+#define FIFO_MAX 4096
+#define ACTIVATE_BATCH 100
+#define LEAF_COUNT 256
+
+static const char hex[] = "0123456789ABCDEF";
+
+/* --- the FIFO of announced IDs --- */
+
+static char (*fifo)[QUEUE_ID_MAX + 1];
+static size_t fifo_head, fifo_count;
+
+static void fifo_push(const char *id)
+{
+    size_t slot = (fifo_head + fifo_count) % FIFO_MAX;
+
+    snprintf(fifo[slot], sizeof(fifo[slot]), "%s", id);
+    fifo_count++;
+}
+
+static const char *fifo_pop(void)
+{
+    const char *id = fifo[fifo_head];
+
+    fifo_head = (fifo_head + 1) % FIFO_MAX;
+    fifo_count--;
+    return id;
+}
+
+/* --- scanner state --- */
+
+struct scan {
+    enum queue_state state;
+    int leaf;                   /* next leaf, 0 .. LEAF_COUNT - 1 */
+    int running;                /* a pass is in progress */
+    int again;                  /* start another pass after this one */
+    struct timespec started;    /* when this pass began (for the debug log) */
+};
+
+static struct scan scans[] = {
+    { .state = QUEUE_INCOMING },
+    { .state = QUEUE_DEFERRED },
+};
+#define SCAN_COUNT (sizeof(scans) / sizeof(scans[0]))
+
+static struct event *work_event;
+
+static int have_slot(void)
+{
+    return qmgr_message_count() < (size_t)var_qmgr_message_active_limit;
+}
+
+static void scan_start(struct scan *s)
+{
+    if (s->running) {
+        s->again = 1;
+        return;
+    }
+    s->running = 1;
+    s->leaf = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
+}
+
+void qmgr_work_schedule(void)
+{
+    struct timeval zero = { 0, 0 };
+
+    if (!evtimer_pending(work_event, NULL))
+        evtimer_add(work_event, &zero);
+}
+
+void qmgr_scan_new(const char *id)
+{
+    if (!queue_id_valid(id)) {
+        msg_warn("req=new with an invalid queue ID: ignored");
+        return;
+    }
+    if (fifo_count >= FIFO_MAX)
+        scan_start(&scans[0]);          /* too many: the scan will find it */
+    else
+        fifo_push(id);
+    qmgr_work_schedule();
+}
+
+void qmgr_scan_request(void)
+{
+    for (size_t i = 0; i < SCAN_COUNT; i++)
+        scan_start(&scans[i]);
+    qmgr_work_schedule();
+}
+
+/* Is `name` a queue ID that belongs in leaf h1/h2? */
+static int name_in_leaf(const char *name, char h1, char h2)
+{
+    size_t n;
+
+    if (!queue_id_valid(name))
+        return 0;
+    n = strlen(name);
+    return name[n - 2] == h1 && name[n - 1] == h2;
+}
+
+/* Is the deferred message `name` due (a regular file, mtime <= now)? */
+static int deferred_due(DIR *dir, const char *name, time_t now)
+{
+    struct stat st;
+
+    if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    return S_ISREG(st.st_mode) && st.st_mtime <= now;
+}
+
+/*
+ * Activate what is due in one leaf. 1 when the leaf is done, 0 when it
+ * must be read again (no slot left or the batch is used up).
+ */
+static int scan_leaf(const struct scan *s)
+{
+    char leaf[QUEUE_PATH_MAX], h1 = hex[s->leaf / 16], h2 = hex[s->leaf % 16];
+    time_t now = time(NULL);
+    struct dirent *de;
+    int done = 1, tries = 0;
+    DIR *dir;
+
+    snprintf(leaf, sizeof(leaf), "%s/%c/%c", queue_state_name(s->state), h1, h2);
+    dir = opendir(leaf);
+    if (dir == NULL) {
+        if (errno != ENOENT)
+            msg_warn("cannot scan %s: %s", leaf, strerror(errno));
+        return 1;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (!name_in_leaf(de->d_name, h1, h2) || qmgr_message_is_active(de->d_name))
+            continue;
+        if (s->state == QUEUE_DEFERRED && !deferred_due(dir, de->d_name, now))
+            continue;
+        if (!have_slot() || tries >= ACTIVATE_BATCH) {
+            done = 0;
+            break;
+        }
+        /* A persistent failure (-1) is not counted, so it cannot pin us here. */
+        if (qmgr_message_activate(de->d_name, s->state) >= 0)
+            tries++;
+    }
+    closedir(dir);
+    return done;
+}
+
+static void scan_turn(struct scan *s)
+{
+    if (!scan_leaf(s))
+        return;
+    if (++s->leaf < LEAF_COUNT)
+        return;
+    if (msg_verbose > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        msg_debug("scan of %s done in %ld ms", queue_state_name(s->state),
+                  (long)((now.tv_sec - s->started.tv_sec) * 1000
+                         + (now.tv_nsec - s->started.tv_nsec) / 1000000));
+    }
+    s->running = 0;
+    if (s->again) {
+        s->again = 0;
+        scan_start(s);
+    }
+}
+
+static struct scan *scan_running(void)
+{
+    for (size_t i = 0; i < SCAN_COUNT; i++) {
+        if (scans[i].running)
+            return &scans[i];
+    }
+    return NULL;
+}
+
+static void work(evutil_socket_t fd, short what, void *arg)
+{
+    int tries = 0;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    while (fifo_count > 0 && have_slot() && tries < ACTIVATE_BATCH) {
+        qmgr_message_activate(fifo_pop(), QUEUE_INCOMING);
+        tries++;
+    }
+    if (fifo_count == 0 && have_slot()) {
+        struct scan *s = scan_running();
+        if (s)
+            scan_turn(s);
+    }
+    qmgr_dispatch();
+    if (have_slot() && (fifo_count > 0 || scan_running() != NULL))
+        qmgr_work_schedule();
+}
+
+void qmgr_scan_init(void)
+{
+    fifo = xcalloc(FIFO_MAX, sizeof(*fifo));
+    work_event = evtimer_new(qmgr_base(), work, NULL);
+    if (work_event == NULL)
+        msg_fatal("cannot create event");
+}

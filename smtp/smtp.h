@@ -1,0 +1,209 @@
+/*
+ * smtp.h - the smtp delivery agent's internal interfaces (smtp/ only).
+ *
+ * One process serves many qmgr connections (private/smtp) at once; each
+ * connection carries one delivery request at a time (mail_proto.h). A
+ * delivery is one message to one nexthop for a list of recipients:
+ *
+ *   smtp.c          main(), qmgr connections, requests, the per-recipient
+ *                   results (log line + event=rcpt), event=done
+ *   smtp_connect.c  nexthop parsing, asynchronous resolution (evdns),
+ *                   non-blocking connects, trying each address in turn
+ *   smtp_session.c  the SMTP client state machine on one connection
+ *   smtp_cache.c    idle sessions kept for reuse, keyed by nexthop
+ *   smtp_content.c  streaming the message from the queue file, dot-stuffed
+ *
+ * Ownership: a qmgr connection owns at most one struct delivery; a delivery
+ * owns its attempt (resolution/connect state) and, while one is attached,
+ * its session. A session without a delivery is owned by the cache or is
+ * finishing on its own (RSET before caching, QUIT before closing) and frees
+ * itself. Nothing here is shared between deliveries except through the cache.
+ */
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+
+#include <stddef.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "queue_file.h"
+#include "smtp_reply.h"
+
+struct bufferevent;
+struct event;
+struct event_base;
+struct evbuffer;
+struct qmgr_client;
+struct smtp_attempt;
+struct smtp_sess;
+
+#define SMTP_HOST_MAX 256       /* host names, NUL included */
+#define SMTP_ADDR_MAX 64        /* textual IP address, NUL included */
+#define SMTP_RELAY_MAX (SMTP_HOST_MAX + SMTP_ADDR_MAX + 16)
+#define SMTP_DSN_MAX 16
+
+/* Final state of one recipient in this attempt. */
+enum smtp_rcpt_status {
+    RCPT_PENDING = 0,
+    RCPT_SENT,
+    RCPT_DEFERRED,
+    RCPT_BOUNCED
+};
+
+struct smtp_rcpt {
+    long index;                 /* the recipient's index in the queue file */
+    char *address;
+    int status;                 /* enum smtp_rcpt_status */
+    int in_tx;                  /* RCPT TO is (to be) sent in this transaction */
+    int accepted;               /* RCPT TO answered 2xx */
+    char dsn[SMTP_DSN_MAX];
+    char *reason;               /* reply or failure text (owned) */
+    char relay[SMTP_RELAY_MAX]; /* where the reason came from, or "none" */
+};
+
+struct delivery {
+    struct qmgr_client *client; /* the qmgr connection that asked */
+    char *queue_id;
+    char *nexthop;
+    int verbose;                /* log the conversation at info level */
+    int fd;                     /* queue file, read-only; -1 when not open */
+    struct queue_file qf;       /* envelope; valid when fd >= 0 */
+    struct smtp_rcpt *rcpts;
+    size_t n_rcpts;
+    size_t n_pending;           /* recipients still RCPT_PENDING */
+    int reused;                 /* the current session came from the cache */
+    int retried;                /* a failed cached session was replaced once */
+    /* Times for delay= and delays= (see smtp.c). */
+    struct timeval t_request, t_setup, t_ready;
+    struct smtp_attempt *attempt;
+    struct smtp_sess *sess;
+};
+
+/* ---- smtp.c: results ---- */
+
+/* Give recipient i its final status for this attempt (first call wins). */
+void delivery_rcpt_done(struct delivery *d, size_t i, int status, const char *dsn,
+                        const char *reason, const char *relay);
+/* Every recipient still pending gets this status. */
+void delivery_fail_pending(struct delivery *d, int status, const char *dsn,
+                           const char *reason, const char *relay);
+/*
+ * The attempt is over: every recipient still pending is deferred (4.3.0),
+ * each recipient is logged and reported to qmgr, event=done is sent, and
+ * `d` is freed. The caller must have detached d->sess and d->attempt.
+ */
+void delivery_finish(struct delivery *d);
+/* Log a conversation line when the delivery asked for it (verbose). */
+void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
+                    const char *text, size_t len);
+/* snprintf that truncates silently (reasons and names are bounded). */
+void smtp_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Seconds between two times, as a double. */
+double smtp_elapsed(const struct timeval *from, const struct timeval *to);
+
+/* ---- smtp_connect.c ---- */
+
+/*
+ * Split a nexthop into host and port. Accepted: "[host]:port", "[host]",
+ * "[1.2.3.4]:port", "[::1]:port", "host:port", "host". *no_mx is 1 for the
+ * bracketed forms. Returns 0, or -1 with err filled.
+ */
+int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
+                       int *no_mx, char *err, size_t errlen);
+/*
+ * Find an SMTP session for d: resolve d->nexthop (asynchronously when it is
+ * not an address literal), connect to each address in turn, and hand the
+ * first connected socket to smtp_session_connected(). Never calls back
+ * before returning. When every address failed the pending recipients are
+ * deferred with the last reason and the delivery is finished.
+ */
+void smtp_connect_start(struct delivery *d);
+/*
+ * The session on the current address failed before a transaction could
+ * start (bad greeting, EHLO/HELO refused, lost connection, timeout): note
+ * why (dsn, reason, relay) and try the next address, or finish.
+ * The session must already be detached from d.
+ */
+void smtp_connect_next(struct delivery *d, const char *dsn, const char *reason,
+                       const char *relay);
+/* Abandon resolution/connection in progress and free d->attempt. */
+void smtp_connect_cancel(struct delivery *d);
+
+/* ---- smtp_session.c ---- */
+
+/*
+ * A TCP connection to host[addr]:port is up (bev is connected and owned by
+ * the new session): read the greeting, EHLO/HELO, then start d's
+ * transaction.
+ */
+void smtp_session_connected(struct delivery *d, struct bufferevent *bev,
+                            const char *host, const char *addr, int port);
+/* Start d's transaction on a session taken from the cache. */
+void smtp_session_reuse(struct smtp_sess *s, struct delivery *d);
+/* Detach and close the session of an abandoned delivery (no QUIT). */
+void smtp_session_abort(struct smtp_sess *s);
+/* An idle session: send QUIT, wait for the reply or EOF, free itself. */
+void smtp_session_quit(struct smtp_sess *s);
+/* At shutdown: write QUIT without waiting and free the session now. */
+void smtp_session_quit_now(struct smtp_sess *s);
+/* Seconds since the session was opened (for the reuse time limit). */
+double smtp_session_age(const struct smtp_sess *s);
+
+/* ---- smtp_cache.c ---- */
+
+/*
+ * Keep an idle session for reuse by a later delivery to `nexthop` (the
+ * cache takes ownership and copies the key). It is closed with QUIT after
+ * smtp_connection_cache_time_limit idle seconds, or refused (QUIT now) when
+ * caching is off, when it is older than smtp_connection_reuse_time_limit or
+ * when the daemon is stopping.
+ */
+void smtp_cache_put(struct smtp_sess *s, const char *nexthop);
+/* Take the most recently cached session for nexthop, or NULL. */
+struct smtp_sess *smtp_cache_take(const char *nexthop);
+/* A cached session died (EOF, error): forget it; the caller frees it. */
+void smtp_cache_remove(struct smtp_sess *s);
+/* At shutdown: QUIT and free every cached session. */
+void smtp_cache_flush(void);
+
+/* Cache bookkeeping carried by every session (used by smtp_cache.c only). */
+struct smtp_cache_link {
+    int cached;
+    char *key;
+    unsigned bucket;
+    struct smtp_sess *prev, *next;
+    struct event *timer;        /* idle expiry */
+};
+struct smtp_cache_link *smtp_session_cache_link(struct smtp_sess *s);
+
+/* ---- smtp_content.c ---- */
+
+/*
+ * Streaming state for one message body: bytes [offset, offset+size) of the
+ * queue file, sent with dot-stuffing (a '.' that starts a line is doubled;
+ * a line starts at the beginning and after every LF), followed by CRLF when
+ * the content does not end with one, then ".\r\n".
+ */
+struct smtp_content {
+    int fd;
+    off_t next;                 /* next file offset to read */
+    off_t end;                  /* offset just after the content */
+    int at_bol;                 /* the last byte sent was LF (or none yet) */
+    char last[2];               /* the last two content bytes sent */
+    off_t sent;                 /* content bytes consumed so far */
+    int finished;               /* ".\r\n" has been appended */
+};
+
+void smtp_content_init(struct smtp_content *c, int fd, off_t offset, off_t size);
+/*
+ * Append to `out` until it holds at least `high` bytes or the content and
+ * the final ".\r\n" are in. Returns 1 when finished, 0 when more remains,
+ * -1 on a read error or a file shorter than announced (err filled).
+ */
+int smtp_content_fill(struct smtp_content *c, struct evbuffer *out, size_t high,
+                      char *err, size_t errlen);
+/* Dot-stuff `len` bytes of `in` onto `out` (at_bol carries across calls). */
+void smtp_content_stuff(struct evbuffer *out, const char *in, size_t len, int *at_bol);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * smtpd.c - the SMTP server daemon: start-up, accepting clients, stopping.
+ *
+ * smtpd receives mail over SMTP from clients on the listening sockets that
+ * master passes, checks the envelope against the relay policy and hands the
+ * content to the cleanup service, answering 250 only after cleanup said the
+ * queue file is durable. The session machinery lives in smtpd_session.c.
+ *
+ * Client names: smtpd does not look up the client's reverse DNS name. A
+ * blocking resolver call would stall every session of this process, and
+ * nothing in the relay policy depends on names; every client is logged as
+ * "unknown[address]", as Postfix does when the lookup fails.
+ *
+ * Memory: this file owns the list of live sessions (not the sessions
+ * themselves; smtpd_session.c frees them and unlinks them here).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "msg.h"
+#include "server.h"
+#include "sock.h"
+#include "smtpd.h"
+
+static struct smtpd_session *sessions;
+
+static void smtpd_list_add(struct smtpd_session *s)
+{
+    s->prev = NULL;
+    s->next = sessions;
+    if (sessions)
+        sessions->prev = s;
+    sessions = s;
+}
+
+void smtpd_list_remove(struct smtpd_session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (sessions == s)
+        sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void smtpd_init(struct event_base *base)
+{
+    (void)base;
+    smtpd_policy_init();
+}
+
+static void smtpd_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    char host[64];
+    int port = 0;
+    struct smtpd_session *s;
+
+    (void)addrlen;
+    if (addr->sa_family == AF_UNIX) {
+        snprintf(host, sizeof(host), "%s", "localhost");
+    } else {
+        sock_addr_text(addr, host, sizeof(host), &port);
+    }
+    s = smtpd_session_new(fd, host, port);
+    if (s != NULL)
+        smtpd_list_add(s);
+}
+
+/* A graceful stop: idle sessions are told 421 now, busy ones finish. */
+static void smtpd_stop(void)
+{
+    struct smtpd_session *s = sessions, *next;
+
+    while (s != NULL) {
+        next = s->next;
+        smtpd_session_stop(s);
+        s = next;
+    }
+}
+
+static const struct server_def smtpd_def = {
+    .name = "smtpd",
+    .init = smtpd_init,
+    .accept = smtpd_accept,
+    .stop = smtpd_stop,
+    .long_running = 0,
+};
+
+int main(int argc, char **argv)
+{
+    server_main(argc, argv, &smtpd_def);
+}
