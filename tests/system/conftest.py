@@ -84,20 +84,31 @@ def sink(make_sink):
 
 @pytest.fixture
 def make_instance(workdir, request):
+    """Instances are checked at teardown (when the test itself passed):
+    master must exit 0 on SIGTERM and leave no daemon behind, and the
+    maillog must hold no panic: line, nor fatal: unless the instance was
+    made with allow_fatal=True."""
     instances = []
 
-    def factory(name="postern", sink=None, **params):
+    def factory(name="postern", sink=None, allow_fatal=False, **params):
         if sink is not None and "sink_port" not in params:
             params["sink_port"] = sink.port
         inst = postern.Instance(workdir, name=name, **params)
+        inst.allow_fatal = allow_fatal
         instances.append(inst)
         return inst
 
     yield factory
     failed = _failed(request)
+    problems = []
     for inst in instances:
-        inst.cleanup()
+        for p in inst.cleanup():
+            problems.append("%s: %s" % (inst.name, p))
+        for line in inst.log_problems(inst.allow_fatal):
+            problems.append("%s: maillog: %s" % (inst.name, line))
         if failed:
             print("\n===== %s: queue %s; master output:\n%s\n===== maillog tail:\n%s"
                   % (inst.name, inst.queue_summary(), inst.master_output()[-2000:],
                      inst.log_tail(60)))
+    if problems and not failed:
+        pytest.fail("after the test:\n  " + "\n  ".join(problems[:20]), pytrace=False)

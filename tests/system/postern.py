@@ -489,15 +489,33 @@ class Instance:
         self.proc = None
 
     def cleanup(self):
-        """Teardown: stop master; kill its process group if anything is left."""
+        """Teardown: stop master with SIGTERM; kill whatever is left of its
+        session. Returns a list of problems (empty when master exited 0 and
+        took every daemon with it)."""
+        problems = []
         if self.proc is None:
-            return
+            return problems
         pid = self.proc.pid
-        self.stop(timeout=15)
+        rc = self.stop(timeout=20)
+        if rc is None:
+            problems.append("master did not exit within 20s of SIGTERM (killed)")
+        elif rc != 0:
+            problems.append("master exited %s on SIGTERM" % rc)
+        time.sleep(0.2)
+        left = session_pids(pid)
+        if left:
+            problems.append("processes left after master exited: %s" % ", ".join(
+                "%d (%s)" % (p, proc_name(p)) for p in left))
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
+        return problems
+
+    def log_problems(self, allow_fatal=False):
+        """panic (always) and fatal (unless allowed) lines in the maillog."""
+        rx = r"\b(panic|fatal):" if not allow_fatal else r"\bpanic:"
+        return self.log_lines(rx)
 
     def restart(self):
         self.stop()
@@ -641,6 +659,30 @@ class Instance:
 
     def describe(self):
         return "queue: %s; last log lines:\n%s" % (self.queue_summary(), self.log_tail(15))
+
+
+def session_pids(sid):
+    """PIDs of live (non-zombie) processes in session `sid`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def proc_name(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
 
 
 def remove_tree(path):

@@ -9,7 +9,7 @@ from postern import binary, make_message, queue_id_from_reply, wait_until
 
 
 def test_second_master_on_same_config_refuses(make_instance, sink):
-    inst = make_instance("lock", sink=sink).start()
+    inst = make_instance("lock", sink=sink, allow_fatal=True).start()
     mark = inst.log_size()
     res = inst.run_master(timeout=20)
     text = res.stdout + res.stderr
@@ -34,7 +34,7 @@ def test_master_t_accepts_good_config(make_instance):
 
 
 def test_master_t_names_unknown_parameter(make_instance):
-    inst = make_instance("check-param", bogus_parameter_xyz="1")
+    inst = make_instance("check-param", allow_fatal=True, bogus_parameter_xyz="1")
     res = inst.run_master("-t")
     text = res.stdout + res.stderr
     assert res.returncode != 0, "master -t accepted an unknown parameter:\n%s" % text
@@ -43,7 +43,7 @@ def test_master_t_names_unknown_parameter(make_instance):
 
 
 def test_master_t_names_bad_master_cf_line(make_instance):
-    inst = make_instance("check-mcf")
+    inst = make_instance("check-mcf", allow_fatal=True)
     inst.master_cf_text = (inst.default_master_cf() +
                            "# a comment\n"
                            "bogus            fifo n - n - - smtpd\n")
