@@ -534,11 +534,27 @@ static void cleanup_stop(void)
     }
 }
 
+static const char cleanup_help[] =
+    "NAME\n"
+    "    cleanup - Postern queue file writer\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    cleanup -c DIR -n SERVICE -t unix [-o NAME=VALUE]... [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Takes envelope and content from smtpd over private/cleanup, prepends\n"
+    "    Received: (and Message-ID:, Date:, From: when absent), writes the queue\n"
+    "    file under tmp/, flushes it, renames it into incoming/, flushes that\n"
+    "    directory, and only then answers \"ok\" and tells qmgr. The received\n"
+    "    content is stored byte for byte. Parameters: header_size_limit,\n"
+    "    message_size_limit, myhostname, myorigin, mail_name.\n";
+
 static const struct server_def cleanup_server = {
     .name = "cleanup",
     .init = cleanup_init,
     .accept = cleanup_accept,
     .stop = cleanup_stop,
+    .help = cleanup_help,
 };
 
 int main(int argc, char **argv)

@@ -254,12 +254,38 @@ struct server_args {
     size_t n_overrides;
 };
 
+static void print_help(void)
+{
+    static const char common[] =
+        "\nOPTIONS (every daemon)\n"
+        "    -c DIR          configuration directory (else $MAIL_CONFIG, else the built-in one)\n"
+        "    -n SERVICE      the master.cf service name this process serves\n"
+        "    -t TYPE         the master.cf service type (inet or unix)\n"
+        "    -o NAME=VALUE   override a main.cf parameter for this process\n"
+        "    -v              more logging (repeat for even more)\n"
+        "    -h, --help      show this text\n"
+        "\nDaemons are started by master(8), which passes the listening sockets\n"
+        "(fd 4 and up, $POSTERN_LISTEN_FDS) and a status pipe (fd 3). They run as\n"
+        "mail_owner, in queue_directory, and log as \"syslog_name/NAME\".\n"
+        "\nEXIT STATUS\n    0 after a normal stop, 1 on a fatal error, 2 on a usage error.\n";
+
+    fputs(server_def->help ? server_def->help : server_def->name, stdout);
+    fputs(common, stdout);
+    exit(0);
+}
+
 static void parse_args(int argc, char **argv, struct server_args *args)
 {
     int c;
 
-    while ((c = getopt(argc, argv, "c:n:t:o:v")) != -1) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0)
+            print_help();
+    while ((c = getopt(argc, argv, "c:n:t:o:vh")) != -1) {
         switch (c) {
+        case 'h':
+            print_help();
+            break;
         case 'c':
             args->config_dir = optarg;
             break;

@@ -3,7 +3,7 @@
  *
  * A daemon's main() fills a struct server_def and calls server_main(). The
  * skeleton parses the standard arguments (-c DIR -n SERVICE -t TYPE
- * [-o name=value]... [-v]), loads main.cf, opens the log as
+ * [-o name=value]... [-v]; -h or --help prints def->help), loads main.cf, opens the log as
  * "<syslog_name>/<service>", chdirs to queue_directory, gives up root if it
  * has it (to mail_owner; root is refused), takes the listening sockets that
  * master passed (mail_proto.h), and runs one libevent loop:
@@ -39,6 +39,8 @@ struct server_def {
     void (*stop)(void);
     /* Daemons that never idle-exit and do not count sessions (qmgr). */
     int long_running;
+    /* Manual page printed by "-h" / "--help": NAME, DESCRIPTION, ... */
+    const char *help;
 };
 
 /* Never returns. */

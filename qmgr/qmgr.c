@@ -169,6 +169,23 @@ static void qmgr_stop(void)
               qmgr_message_count(), qmgr_busy());
 }
 
+static const char qmgr_help[] =
+    "NAME\n"
+    "    qmgr - Postern queue manager (scheduler)\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    qmgr -c DIR -n SERVICE -t unix [-o NAME=VALUE]... [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Moves new mail from incoming/ to active/ as soon as cleanup announces it,\n"
+    "    hands it to smtp per next hop (per-destination and total concurrency\n"
+    "    limits), records each recipient's outcome in the queue file, removes\n"
+    "    finished messages, and moves the rest to deferred/ with exponential\n"
+    "    back-off. At start-up, messages left in active/ are delivered again.\n"
+    "    Parameters: relayhost, minimal_backoff_time, maximal_backoff_time,\n"
+    "    queue_run_delay, maximal_queue_lifetime, qmgr_message_active_limit,\n"
+    "    default_destination_concurrency_limit, qmgr_delivery_concurrency.\n";
+
 int main(int argc, char **argv)
 {
     static const struct server_def def = {
@@ -177,6 +194,7 @@ int main(int argc, char **argv)
         .accept = client_accept,
         .stop = qmgr_stop,
         .long_running = 1,
+        .help = qmgr_help,
     };
 
     server_main(argc, argv, &def);

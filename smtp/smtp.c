@@ -509,12 +509,30 @@ static void smtp_stop(void)
     }
 }
 
+static const char smtp_help[] =
+    "NAME\n"
+    "    smtp - Postern SMTP client (delivery agent)\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    smtp -c DIR -n SERVICE -t unix [-o NAME=VALUE]... [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Delivers the messages qmgr hands it over private/smtp, many at once in\n"
+    "    one event loop: resolves the next hop ([host]:port without MX lookup),\n"
+    "    speaks SMTP with client-side pipelining, streams the content from the\n"
+    "    queue file with dot-stuffing, reuses connections for the next message\n"
+    "    to the same next hop, and reports each recipient's outcome (sent,\n"
+    "    deferred, bounced) with the server's reply. Logs one line per recipient\n"
+    "    per attempt. Parameters: smtp_helo_name, smtp_*_timeout,\n"
+    "    smtp_connection_cache_time_limit, smtp_connection_reuse_time_limit.\n";
+
 int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .name = "smtp",
         .accept = smtp_accept,
         .stop = smtp_stop,
+        .help = smtp_help,
     };
 
     server_main(argc, argv, &def);

@@ -81,12 +81,32 @@ static void smtpd_stop(void)
     }
 }
 
+static const char smtpd_help[] =
+    "NAME\n"
+    "    smtpd - Postern SMTP server\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    smtpd -c DIR -n SERVICE -t inet [-o NAME=VALUE]... [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Serves SMTP sessions on the listeners master passes it, many at once in\n"
+    "    one event loop: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, HELP, VRFY\n"
+    "    (disabled), with PIPELINING, SIZE, 8BITMIME and ENHANCEDSTATUSCODES.\n"
+    "    Clients in mynetworks may relay anywhere; others only to relay_domains\n"
+    "    (554 5.7.1). Content goes to cleanup as it arrives; \"250 2.0.0 Ok: queued\n"
+    "    as ID\" is sent only after cleanup reports the queue file durable. Only\n"
+    "    <CR><LF>.<CR><LF> ends DATA; a bare CR or LF in the content rejects the\n"
+    "    message (550 5.5.2). Parameters: smtpd_banner, smtpd_timeout,\n"
+    "    message_size_limit, smtpd_recipient_limit, smtpd_line_limit,\n"
+    "    smtpd_hard_error_limit, mynetworks, relay_domains (docs/configuration.md).\n";
+
 static const struct server_def smtpd_def = {
     .name = "smtpd",
     .init = smtpd_init,
     .accept = smtpd_accept,
     .stop = smtpd_stop,
     .long_running = 0,
+    .help = smtpd_help,
 };
 
 int main(int argc, char **argv)

@@ -13,7 +13,7 @@
     free_port()                            an unused TCP port on 127.0.0.1.
     make_message(...)                      a small CRLF message as bytes.
 
-Binaries come from $POSTERN_BUILD_DIR (default /work/main/build); a missing
+Binaries come from $POSTERN_BUILD_DIR (default: build/ in the source tree); a missing
 binary is an error (HarnessError), never a skip. When the tests run as root,
 master drops its daemons to mail_owner: the harness creates the system user
 "postern" if it is missing and makes every directory a daemon needs reachable
@@ -52,7 +52,7 @@ class HarnessError(Exception):
 # Build directory and binaries
 
 def build_dir():
-    value = os.environ.get("POSTERN_BUILD_DIR", "/work/main/build")
+    value = os.environ.get("POSTERN_BUILD_DIR", os.path.join(REPO, "build"))
     if os.path.isabs(value):
         return value
     for root in (os.getcwd(), REPO):

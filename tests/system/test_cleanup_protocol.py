@@ -5,7 +5,7 @@ POSTERN_LISTEN_FDS=1) on a throwaway queue directory, plays smtpd over
 private/cleanup and checks the queue files it writes: envelope records, the
 headers cleanup prepends, and the received content byte for byte.
 
-Binaries come from $POSTERN_BUILD_DIR (default /work/main/build).
+Binaries come from $POSTERN_BUILD_DIR (default: build/ in the source tree).
 Run: /usr/bin/python3 -m pytest tests/system/test_cleanup_protocol.py
 """
 
@@ -21,7 +21,9 @@ import time
 
 import pytest
 
-BUILD_DIR = os.environ.get("POSTERN_BUILD_DIR", "/work/main/build")
+BUILD_DIR = os.environ.get(
+    "POSTERN_BUILD_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build"))
 CLEANUP = os.path.join(BUILD_DIR, "cleanup", "cleanup")
 STATES = ("incoming", "active", "deferred", "hold", "corrupt")
 HEX = "0123456789ABCDEF"

@@ -8,7 +8,7 @@ an aiosmtpd server in a subprocess that stores every message (optionally
 advertising PIPELINING, answering 450/550 for chosen recipients) or a small
 scripted socket server for misbehaving peers.
 
-Binaries come from $POSTERN_BUILD_DIR (default /work/main/build).
+Binaries come from $POSTERN_BUILD_DIR (default: build/ in the source tree).
 """
 
 import fcntl

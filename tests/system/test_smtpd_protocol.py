@@ -7,7 +7,7 @@ here listens on private/cleanup, speaks the attribute protocol of
 lib/mail_proto.h and records every transaction, so the tests can check
 exactly what smtpd handed over (envelope, content bytes, close or abort).
 
-Binaries come from $POSTERN_BUILD_DIR (default /work/main/build).
+Binaries come from $POSTERN_BUILD_DIR (default: build/ in the source tree).
 """
 
 import os
