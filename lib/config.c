@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "errtext.h"
 #include "config.h"
 #include "postern_paths.h"
 
@@ -29,19 +30,6 @@ struct param_state {
 
 static struct param_state *states;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static long param_index(const char *name, size_t len)
 {
@@ -92,7 +80,7 @@ static int apply_setting(const char *text, size_t len, const char *where,
     long idx;
 
     if (eq == NULL) {
-        set_err(err, errlen, "%s: missing '=' in \"%.60s\"", where, text);
+        errtext_set(err, errlen, "%s: missing '=' in \"%.60s\"", where, text);
         return -1;
     }
     name = (char *)text;
@@ -102,12 +90,12 @@ static int apply_setting(const char *text, size_t len, const char *where,
     trim(&name, &name_end);
     trim(&value, &value_end);
     if (name == name_end) {
-        set_err(err, errlen, "%s: missing parameter name", where);
+        errtext_set(err, errlen, "%s: missing parameter name", where);
         return -1;
     }
     idx = param_index(name, (size_t)(name_end - name));
     if (idx < 0) {
-        set_err(err, errlen, "%s: unknown parameter \"%.*s\"", where,
+        errtext_set(err, errlen, "%s: unknown parameter \"%.*s\"", where,
                 (int)(name_end - name), name);
         return -1;
     }
@@ -124,13 +112,13 @@ static char *read_file(const char *path, char *err, size_t errlen)
     size_t len;
 
     if (fp == NULL) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        errtext_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     buf = xmalloc(MAIN_CF_SIZE_MAX + 1);
     len = fread(buf, 1, MAIN_CF_SIZE_MAX + 1, fp);
     if (ferror(fp) || len > MAIN_CF_SIZE_MAX) {
-        set_err(err, errlen, "cannot read %s: %s", path,
+        errtext_set(err, errlen, "cannot read %s: %s", path,
                 ferror(fp) ? strerror(errno) : "file too large");
         fclose(fp);
         xfree(buf);
@@ -139,7 +127,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
     fclose(fp);
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
-        set_err(err, errlen, "%s: contains a NUL byte", path);
+        errtext_set(err, errlen, "%s: contains a NUL byte", path);
         xfree(buf);
         return NULL;
     }
@@ -192,7 +180,7 @@ static int parse_main_cf(const char *path, char *text, char *err, size_t errlen)
             }
             if (is_cont) {
                 snprintf(where, sizeof(where), "%s:%d", path, lineno);
-                set_err(err, errlen, "%s: continuation line without a parameter", where);
+                errtext_set(err, errlen, "%s: continuation line without a parameter", where);
                 rc = -1;
                 break;
             }
@@ -240,12 +228,12 @@ static int expand_ref(const char *name, size_t len, int depth, struct strbuf *ou
     long idx = param_index(name, len);
 
     if (idx < 0) {
-        set_err(err, errlen, "parameter %s: reference to unknown parameter \"$%.*s\"",
+        errtext_set(err, errlen, "parameter %s: reference to unknown parameter \"$%.*s\"",
                 owner, (int)len, name);
         return -1;
     }
     if (depth >= EXPAND_DEPTH_MAX) {
-        set_err(err, errlen, "parameter %s: $name expansion too deep (a loop?)", owner);
+        errtext_set(err, errlen, "parameter %s: $name expansion too deep (a loop?)", owner);
         return -1;
     }
     return expand(states[idx].raw, depth + 1, out, owner, err, errlen);
@@ -271,7 +259,7 @@ static int expand(const char *raw, int depth, struct strbuf *out,
             char close = (*p == '{') ? '}' : ')';
             const char *end = strchr(p + 1, close);
             if (end == NULL) {
-                set_err(err, errlen, "parameter %s: unbalanced \"$%c\"", owner, *p);
+                errtext_set(err, errlen, "parameter %s: unbalanced \"$%c\"", owner, *p);
                 return -1;
             }
             if (expand_ref(p + 1, (size_t)(end - p - 1), depth, out, owner, err, errlen) < 0)
@@ -282,7 +270,7 @@ static int expand(const char *raw, int depth, struct strbuf *out,
             while (isalnum((unsigned char)*p) || *p == '_')
                 p++;
             if (p == start) {
-                set_err(err, errlen, "parameter %s: '$' not followed by a name", owner);
+                errtext_set(err, errlen, "parameter %s: '$' not followed by a name", owner);
                 return -1;
             }
             if (expand_ref(start, (size_t)(p - start), depth, out, owner, err, errlen) < 0)
@@ -343,12 +331,12 @@ static int convert_number(const struct param_def *def, const char *text,
     if (def->kind == PARAM_BOOL) {
         if (config_parse_bool(text, out) == 0)
             return 0;
-        set_err(err, errlen, "parameter %s: \"%s\" is not yes or no", def->name, text);
+        errtext_set(err, errlen, "parameter %s: \"%s\" is not yes or no", def->name, text);
         return -1;
     }
     if (def->kind == PARAM_TIME) {
         if (config_parse_time(text, def->time_unit, &n) < 0) {
-            set_err(err, errlen, "parameter %s: bad time value \"%s\" (use e.g. 30s, 5m, 2h, 1d)",
+            errtext_set(err, errlen, "parameter %s: bad time value \"%s\" (use e.g. 30s, 5m, 2h, 1d)",
                     def->name, text);
             return -1;
         }
@@ -356,12 +344,12 @@ static int convert_number(const struct param_def *def, const char *text,
         errno = 0;
         n = strtol(text, &end, 10);
         if (end == text || *end != '\0' || errno) {
-            set_err(err, errlen, "parameter %s: \"%s\" is not a number", def->name, text);
+            errtext_set(err, errlen, "parameter %s: \"%s\" is not a number", def->name, text);
             return -1;
         }
     }
     if (n < def->min || n > def->max) {
-        set_err(err, errlen, "parameter %s: %ld is out of range %ld..%ld",
+        errtext_set(err, errlen, "parameter %s: %ld is out of range %ld..%ld",
                 def->name, n, def->min, def->max);
         return -1;
     }

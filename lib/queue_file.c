@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "errtext.h"
 #include "queue_file.h"
 
 #define WIN_SIZE (64 * 1024)          /* pread window; > QF_RECORD_MAX */
@@ -129,19 +130,6 @@ static int parse_uint(const char *p, size_t n, unsigned long long max,
     return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Sources: memory or a file read through a window                        */
@@ -172,7 +160,7 @@ static int fail(struct qf_src *s, off_t off, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    set_err(s->err, s->errlen, "%s at offset %lld", text, (long long)off);
+    errtext_set(s->err, s->errlen, "%s at offset %lld", text, (long long)off);
     return -1;
 }
 
@@ -625,11 +613,11 @@ int queue_file_read_trace(int fd, struct queue_file *qf, queue_file_trace_fn fn,
 
     memset(qf, 0, sizeof(*qf));
     if (fstat(fd, &st) < 0) {
-        set_err(err, errlen, "fstat: %s", strerror(errno));
+        errtext_set(err, errlen, "fstat: %s", strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "not a regular file");
+        errtext_set(err, errlen, "not a regular file");
         return -1;
     }
     s.size = st.st_size;
@@ -652,7 +640,7 @@ int queue_file_open(const char *path, int writable, struct queue_file *qf,
     memset(qf, 0, sizeof(*qf));
     fd = open(path, flags);
     if (fd < 0) {
-        set_err(err, errlen, "open: %s", strerror(errno));
+        errtext_set(err, errlen, "open: %s", strerror(errno));
         return -1;
     }
     if (queue_file_read(fd, qf, err, errlen) < 0) {
@@ -770,25 +758,25 @@ static int check_envelope(const struct queue_file *env, char *err, size_t errlen
 
     for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
         if (!queue_file_value_ok(text[i].value)) {
-            set_err(err, errlen, "%s contains CR, LF or is too long", text[i].name);
+            errtext_set(err, errlen, "%s contains CR, LF or is too long", text[i].name);
             return -1;
         }
     }
     if (env->protocol == NULL || !word_ok(env->protocol, strlen(env->protocol))) {
-        set_err(err, errlen, "bad protocol name");
+        errtext_set(err, errlen, "bad protocol name");
         return -1;
     }
     if (env->body_type == NULL || !body_type_ok(env->body_type, strlen(env->body_type))) {
-        set_err(err, errlen, "body type must be 7BIT or 8BITMIME");
+        errtext_set(err, errlen, "body type must be 7BIT or 8BITMIME");
         return -1;
     }
     if (env->arrival.tv_sec < 0 || env->arrival.tv_usec < 0
         || env->arrival.tv_usec > 999999) {
-        set_err(err, errlen, "bad arrival time");
+        errtext_set(err, errlen, "bad arrival time");
         return -1;
     }
     if (env->rcpt_count == 0 || env->rcpt_count > QF_RCPT_MAX || env->rcpts == NULL) {
-        set_err(err, errlen, "recipient count %zu not in 1..%d", env->rcpt_count,
+        errtext_set(err, errlen, "recipient count %zu not in 1..%d", env->rcpt_count,
                 QF_RCPT_MAX);
         return -1;
     }
@@ -796,12 +784,12 @@ static int check_envelope(const struct queue_file *env, char *err, size_t errlen
         const struct qf_rcpt *r = &env->rcpts[i];
         if (r->address == NULL || r->address[0] == '\0'
             || !queue_file_value_ok(r->address)) {
-            set_err(err, errlen, "recipient %zu is empty, contains CR/LF or is too long",
+            errtext_set(err, errlen, "recipient %zu is empty, contains CR/LF or is too long",
                     i);
             return -1;
         }
         if (!rcpt_state_ok(r->state)) {
-            set_err(err, errlen, "recipient %zu has a bad state", i);
+            errtext_set(err, errlen, "recipient %zu has a bad state", i);
             return -1;
         }
     }
@@ -841,7 +829,7 @@ int queue_file_write_envelope(int fd, const struct queue_file *env,
     wb_add(&b, "M\n", 2);
     rc = write_full(fd, b.p, b.len);
     if (rc < 0)
-        set_err(err, errlen, "write envelope: %s", strerror(errno));
+        errtext_set(err, errlen, "write envelope: %s", strerror(errno));
     xfree(b.p);
     return rc;
 }
@@ -854,19 +842,19 @@ int queue_file_finish(int fd, off_t content_size, off_t added_size,
 
     if (content_size < 0 || content_size > QF_SIZE_MAX || added_size < 0
         || added_size > content_size) {
-        set_err(err, errlen, "bad sizes: content %lld, added %lld",
+        errtext_set(err, errlen, "bad sizes: content %lld, added %lld",
                 (long long)content_size, (long long)added_size);
         errno = EINVAL;
         return -1;
     }
     if (fd_is_append(fd)) {
-        set_err(err, errlen, "queue file opened with O_APPEND");
+        errtext_set(err, errlen, "queue file opened with O_APPEND");
         errno = EINVAL;
         return -1;
     }
     cur = lseek(fd, 0, SEEK_CUR);
     if (cur < 0) {
-        set_err(err, errlen, "lseek: %s", strerror(errno));
+        errtext_set(err, errlen, "lseek: %s", strerror(errno));
         return -1;
     }
     /* The M record must end right where the content starts. */
@@ -875,23 +863,23 @@ int queue_file_finish(int fd, off_t content_size, off_t added_size,
         || memcmp(buf, "M\n", 2) != 0
         || pread_full(fd, buf, 2, QF_Z_OFFSET) < 0
         || memcmp(buf, "Z ", 2) != 0) {
-        set_err(err, errlen, "file offset does not follow the envelope and %lld "
+        errtext_set(err, errlen, "file offset does not follow the envelope and %lld "
                 "content bytes", (long long)content_size);
         errno = EINVAL;
         return -1;
     }
     if (write_full(fd, "E\n", 2) < 0) {
-        set_err(err, errlen, "write end marker: %s", strerror(errno));
+        errtext_set(err, errlen, "write end marker: %s", strerror(errno));
         return -1;
     }
     snprintf(buf, sizeof(buf), "%012lld %012lld", (long long)content_size,
              (long long)added_size);
     if (pwrite_full(fd, buf, 2 * Z_DIGITS + 1, QF_Z_OFFSET + 2) < 0) {
-        set_err(err, errlen, "write Z record: %s", strerror(errno));
+        errtext_set(err, errlen, "write Z record: %s", strerror(errno));
         return -1;
     }
     if (fsync(fd) < 0) {
-        set_err(err, errlen, "fsync: %s", strerror(errno));
+        errtext_set(err, errlen, "fsync: %s", strerror(errno));
         return -1;
     }
     return 0;

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -38,6 +37,7 @@
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
+#include "sock.h"
 
 #define QMGR_CONN_IDLE 10           /* seconds an idle connection is kept */
 #define RETRY_MIN_MS 100
@@ -360,26 +360,6 @@ static void connect_failed(int err)
     retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
 }
 
-/* Non-blocking connect to private/smtp; fd or -1 with errno. */
-static int smtp_connect(void)
-{
-    struct sockaddr_un sun;
-    int fd;
-
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", PROTO_SMTP_SOCKET);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
 
 struct qmgr_conn *qmgr_conn_get(void)
 {
@@ -392,7 +372,7 @@ struct qmgr_conn *qmgr_conn_get(void)
     }
     if (connect_blocked)
         return NULL;
-    fd = smtp_connect();
+    fd = sock_unix_connect(PROTO_SMTP_SOCKET, 1);
     if (fd < 0) {
         connect_failed(errno);
         return NULL;
