@@ -176,6 +176,7 @@ static void test_fd_io(void)
     attr_msg_reset(&msg);
     CHECK_LONG("eof", attr_read_fd(fds[0], &msg, 5, err, sizeof(err)), 0);
     close(fds[0]);
+    attr_msg_free(&msg);
     evbuffer_free(out);
 }
 
