@@ -45,15 +45,65 @@
  * qmgr: clients cleanup (new mail) and master (wakeup); no replies.
  *   -> req=new queue_id       a message just arrived in incoming/
  *   -> req=wakeup             scan the queue now
+ *
+ * qmgr control, same socket (private/qmgr: only root and mail_owner reach
+ * it), clients postqueue and postsuper; every request gets a reply:
+ *   -> req=flush                      deliver all deferred mail now
+ *   <- status=ok count                (count: messages made due)
+ *   -> req=flush_site site            deliver now all mail with a pending
+ *   <- status=ok count                recipient in domain `site`
+ *   -> req=deliver_now queue_id [watch] [verbose]
+ *        deliver this message now, from incoming/, deferred/ or active/
+ *        (a held message: status=error, reason says to run postsuper -H)
+ *   <- without watch: status=ok | status=error reason
+ *   <- with watch: status=ok, then the attempt as it happens:
+ *        event=trace line             (with verbose: each SMTP command/reply)
+ *        event=rcpt address status dsn relay reply   (one per recipient)
+ *        event=done queue_id state    (state: removed, deferred, ...)
+ *   -> req=withdraw queue_id action   action: hold, delete or requeue
+ *        take back a message qmgr has in active/: cancel its delivery if
+ *        one is in progress (before the final "." is sent), then move it to
+ *        hold/, remove it, or move it to incoming/; update the index.
+ *   <- status=ok state=done           qmgr did it
+ *   <- status=ok state=not_active     qmgr does not have it: the caller acts
+ *   <- status=error reason
  */
 #define QMGR_REQ_NEW    "new"
 #define QMGR_REQ_WAKEUP "wakeup"
+#define QMGR_REQ_FLUSH       "flush"
+#define QMGR_REQ_FLUSH_SITE  "flush_site"
+#define QMGR_REQ_DELIVER_NOW "deliver_now"
+#define QMGR_REQ_WITHDRAW    "withdraw"
+#define QMGR_ACTION_HOLD    "hold"
+#define QMGR_ACTION_DELETE  "delete"
+#define QMGR_ACTION_REQUEUE "requeue"
+#define QMGR_EVENT_TRACE "trace"
+#define QMGR_EVENT_RCPT  "rcpt"
+#define QMGR_EVENT_DONE  "done"
+
+/*
+ * showq: the queue listing service (public/showq: anyone may connect; showq
+ * checks the peer's uid against authorized_mailq_users). One request per
+ * connection:
+ *   -> req=list|json|count|report [format=text|json]
+ *      [queue] [sender] [recipient] [domain] [reason]   (PCRE2 patterns;
+ *      queue: a state name) [older] [newer]            (seconds)
+ *   <- status=ok, then the output itself as raw bytes until the server
+ *      closes the connection
+ *   <- status=error reason
+ */
+#define PROTO_SHOWQ_SOCKET "public/showq"
+#define SHOWQ_REQ_LIST   "list"
+#define SHOWQ_REQ_JSON   "json"
+#define SHOWQ_REQ_COUNT  "count"
+#define SHOWQ_REQ_REPORT "report"
 
 /*
  * smtp: client qmgr; one delivery at a time per connection, the connection
  * is reused for the next delivery.
  *
  *   -> req=deliver queue_id queue_file nexthop [verbose] rcpt...
+ *   <- with verbose: event=trace line   each command sent and reply received
  *        queue_file  path relative to queue_directory ("active/3/F/ID")
  *        nexthop     "[host]:port", "[1.2.3.4]:port" or "host:port"
  *        rcpt        "INDEX ADDRESS": the recipient's index in the queue file

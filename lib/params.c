@@ -34,6 +34,8 @@ long var_default_process_limit;
 long var_service_throttle_time;
 long var_shutdown_timeout;
 long var_ipc_timeout;
+long var_queue_index_map_size;
+char *var_authorized_mailq_users;
 
 char *var_smtpd_banner;
 long var_smtpd_timeout;
@@ -115,6 +117,10 @@ const struct param_def param_table[] = {
          "On SIGTERM or reload, how long daemons may finish in-flight work before they are killed."),
     TIME("ipc_timeout", "3600s", 's', 1, 86400, var_ipc_timeout,
          "Time limit for one exchange between daemons over a UNIX socket."),
+    SIZE("queue_index_map_size", "17179869184", 1048576, LONG_MAX / 2, var_queue_index_map_size,
+         "Largest size of the queue index (LMDB map; address space, not disk)."),
+    STR("authorized_mailq_users", "static:anyone", var_authorized_mailq_users,
+        "Who may list the queue: static:anyone, or user names (root and mail_owner always may)."),
 
     /* smtpd */
     STR("smtpd_banner", "$myhostname ESMTP $mail_name", var_smtpd_banner,

@@ -30,6 +30,8 @@ extern long var_default_process_limit;
 extern long var_service_throttle_time;
 extern long var_shutdown_timeout;
 extern long var_ipc_timeout;
+extern long var_queue_index_map_size;
+extern char *var_authorized_mailq_users;
 
 /* smtpd */
 extern char *var_smtpd_banner;

@@ -1,0 +1,2 @@
+/* queue_index.c - placeholder until implemented. */
+typedef int queue_index_placeholder;
