@@ -46,6 +46,11 @@
 #define QINDEX_DIR "index"
 #define QINDEX_VERSION 1
 #define QINDEX_ERR_MAX 256
+/* Longest strings stored (longer ones are cut at a UTF-8 boundary when
+ * encoding; a record holding longer ones is malformed). */
+#define QINDEX_ADDR_MAX 1000    /* sender and recipient addresses */
+#define QINDEX_DSN_MAX 64
+#define QINDEX_REASON_MAX 1000
 
 struct qindex;
 
@@ -72,10 +77,29 @@ struct qindex_entry {
                                    see below) */
 };
 
+/*
+ * Notes on the functions below (added to the original contract):
+ *  - Every string of a decoded entry (sender, address, dsn, reason) is also
+ *    NUL-terminated (the record stores the NUL), so "%s" is safe; the _len
+ *    fields give the same length as strlen().
+ *  - qindex_put/set_state/delete called outside qindex_begin run in a
+ *    transaction of their own (committed at once). Inside one, a -1 means
+ *    the transaction has failed: call qindex_abort().
+ *  - Functions without an err buffer leave the reason in qindex_error(qi).
+ *  - qindex_get needs a read (qindex_read_begin) or write (qindex_begin)
+ *    transaction; qindex_walk, qindex_counts and qindex_is_dirty use the
+ *    open one, else a short read transaction of their own. A write
+ *    transaction, when open, is preferred (it sees its own changes).
+ */
+
 /* Open (creating it when `writable`) the index of the queue directory that
  * is the current directory. map_size: LMDB map size in bytes. */
 int qindex_open(int writable, size_t map_size, struct qindex **out, char *err, size_t errlen);
+/* A writable index is synced to disk by qindex_close (a clean stop). An
+ * open transaction is aborted. Accepts NULL. */
 void qindex_close(struct qindex *qi);
+/* The reason for the last -1 of a function without an err buffer. */
+const char *qindex_error(const struct qindex *qi);
 /* Remove the index files (it will be rebuilt). 0 ok, -1 error. */
 int qindex_destroy(void);
 
@@ -98,6 +122,8 @@ int qindex_set_state(struct qindex *qi, const char *queue_id, enum queue_state s
 int qindex_delete(struct qindex *qi, const char *queue_id);
 /* Set or clear the "dirty" marker (committed and synced at once). */
 int qindex_set_dirty(struct qindex *qi, int dirty, char *err, size_t errlen);
+/* 1 dirty, 0 clean, -1 error. A writable open rebuilds an index that was
+ * left dirty before the system restarted (unsynced pages may be lost). */
 int qindex_is_dirty(struct qindex *qi);
 
 /* --- reading: inside a read transaction --- */
@@ -120,7 +146,10 @@ int qindex_counts(struct qindex *qi, uint64_t messages[QUEUE_STATE_COUNT],
 size_t qindex_encoded_size(const struct qindex_entry *entry);
 /* Encode into buf (>= qindex_encoded_size). Returns bytes written. */
 size_t qindex_encode(const struct qindex_entry *entry, unsigned char *buf);
-/* Decode; strings point into `data`. Returns 0 or -1 (malformed). */
+/* Decode; strings point into `data`. Returns 0 or -1 (malformed).
+ * The queue ID is the record's key, not part of it: entry->queue_id is
+ * set to "" (qindex_get and qindex_walk fill it in). Recipients beyond
+ * rcpt_cap are checked but not stored; rcpt_count is the real number. */
 int qindex_decode(const unsigned char *data, size_t len, struct qindex_entry *entry,
                   struct qindex_rcpt *rcpts, size_t rcpt_cap);
 
@@ -139,6 +168,12 @@ struct qindex_repair_stats {
  * entries whose file is gone. `on_bad` (may be NULL) is told about files
  * that could not be read (path, reason) so the caller can move them to
  * corrupt/. Runs in write transactions of bounded size.
+ * Details: it must be called outside a transaction. A file already in
+ * corrupt/ that cannot be read is indexed with what its name and size tell
+ * (no sender, no recipients) and not reported. Names that are not queue IDs
+ * are ignored. An entry whose file moved to a state already walked is kept.
+ * The counts are recomputed from the entries at the end (exact again).
+ * Returns 0, or -1 when a directory cannot be read (nothing is removed then).
  */
 typedef void (*qindex_bad_fn)(const char *path, const char *reason, void *ctx);
 int qindex_reconcile(struct qindex *qi, struct qindex_repair_stats *stats,

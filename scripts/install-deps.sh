@@ -7,8 +7,8 @@ if [ "$(id -u)" != 0 ]; then
     echo "install-deps: run as root (apt-get)" >&2
     exit 1
 fi
-build_pkgs="meson ninja-build pkg-config gcc libc6-dev libssl-dev liblmdb-dev libevent-dev libpcre2-dev python3 python3-aiosmtpd"
-test_pkgs="clang llvm libclang-rt-14-dev python3-pytest swaks postfix procps util-linux"
+build_pkgs="meson ninja-build pkg-config gcc libc6-dev libssl-dev liblmdb-dev libevent-dev libpcre2-dev libc-ares-dev python3 python3-aiosmtpd"
+test_pkgs="clang llvm libclang-rt-14-dev python3-pytest swaks dnsmasq-base postfix procps util-linux"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
 missing=""

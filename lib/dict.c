@@ -1,0 +1,2 @@
+/* dict.c - placeholder until implemented. */
+typedef int dict_placeholder;

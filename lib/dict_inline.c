@@ -1,0 +1,2 @@
+/* dict_inline.c - placeholder until implemented. */
+typedef int dict_inline_placeholder;

@@ -1,0 +1,2 @@
+/* dns_msg.c - placeholder until implemented. */
+typedef int dns_msg_placeholder;
