@@ -49,15 +49,19 @@ step "fuzz targets (${fuzz_seconds}s each)"
     -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
 ninja -C build-fuzz >/dev/null
 for target in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$target" ] || continue
+    [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target")
-    corpus=tests/fuzz/corpus/${name#fuzz_}
-    mkdir -p "fuzz-corpus-$name"
+    seeds=tests/fuzz/corpus/${name#fuzz_}
+    corpus=build-fuzz/corpus/$name
+    mkdir -p "$corpus"
     echo "-- $name"
-    "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 "fuzz-corpus-$name" \
-        $( [ -d "$corpus" ] && echo "$corpus" ) >"fuzz-corpus-$name.log" 2>&1 || {
-        tail -40 "fuzz-corpus-$name.log"; echo "FUZZ FAILURE: $name"; exit 1; }
-    grep -E '^#[0-9]+.*DONE' "fuzz-corpus-$name.log" | tail -1 || true
+    if ! "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+            "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) >"build-fuzz/$name.log" 2>&1; then
+        tail -40 "build-fuzz/$name.log"
+        echo "FUZZ FAILURE: $name (crash input saved under build-fuzz/)"
+        exit 1
+    fi
+    grep -E '^#[0-9]+.*DONE' "build-fuzz/$name.log" | tail -1 || true
 done
 
 step "all tests passed"
