@@ -225,7 +225,8 @@ int queue_dir_create(uid_t uid, gid_t gid)
     if (make_dir(QUEUE_TMP_DIR, 0700, uid, gid) < 0
         || make_dir("private", 0700, uid, gid) < 0
         || make_dir("public", 0711, uid, gid) < 0
-        || make_dir("pid", 0700, uid, gid) < 0)
+        || make_dir("pid", 0700, uid, gid) < 0
+        || make_dir("index", 0700, uid, gid) < 0)
         return -1;
     return 0;
 }

@@ -57,8 +57,8 @@ void queue_path(char *buf, size_t len, enum queue_state state, const char *id);
 void queue_leaf_dir(char *buf, size_t len, enum queue_state state, const char *id);
 
 /*
- * Create every state directory with its 256 leaves, tmp/, private/, public/
- * and pid/ under the current directory, mode 0700 (public/ 0711), owned by
+ * Create every state directory with its 256 leaves, tmp/, private/, public/,
+ * pid/ and index/ (the LMDB queue index, see queue_index.h) under the current directory, mode 0700 (public/ 0711), owned by
  * uid/gid when running as root (pass -1 to leave ownership). Existing
  * directories are kept (and re-owned). 0 ok, -1 error.
  */

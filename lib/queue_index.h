@@ -100,6 +100,9 @@ int qindex_open(int writable, size_t map_size, struct qindex **out, char *err, s
 void qindex_close(struct qindex *qi);
 /* The reason for the last -1 of a function without an err buffer. */
 const char *qindex_error(const struct qindex *qi);
+/* 1 when this open created the index empty (there was none, or a damaged or
+ * stale one was thrown away): the caller should run qindex_reconcile. */
+int qindex_fresh(const struct qindex *qi);
 /* Remove the index files (it will be rebuilt). 0 ok, -1 error. */
 int qindex_destroy(void);
 
