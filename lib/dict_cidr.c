@@ -1,2 +1,345 @@
-/* dict_cidr.c - placeholder until implemented. */
-typedef int dict_cidr_placeholder;
+/*
+ * dict_cidr.c - cidr: tables (Postfix cidr_table(5) syntax).
+ *
+ *   network/prefix   result      e.g. 192.0.2.0/24 OK, 2001:db8::/32 REJECT
+ *   address          result      one host (a /32 or /128)
+ *   !network/prefix  result      matches addresses outside the network
+ *   if network/prefix            the rules up to the matching endif apply
+ *   if !network/prefix           only to addresses inside (outside) it
+ *   endif
+ *
+ * IPv6 networks may be written in brackets ("[2001:db8::]/32"). Rules are
+ * tried in file order and the first match wins. The lookup key is an IPv4
+ * or IPv6 address as text; an IPv4-mapped IPv6 address (::ffff:192.0.2.1)
+ * is matched as IPv4; a key that is not an address is simply not found. A
+ * rule (or if) for one address family never matches an address of the
+ * other, even when negated.
+ *
+ * The whole file is checked when opened; the first problem fails the open
+ * with "FILE:LINE: message": a bad address or prefix length, a network with
+ * host bits set beyond its prefix (Postfix only warns and skips the rule;
+ * Postern refuses the table so the mistake is seen), a rule without result,
+ * unbalanced if/endif.
+ *
+ * Memory: priv owns the rule array and the result strings results point to.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "alloc.h"
+#include "dict.h"
+#include "dict_backend.h"
+#include "dict_text.h"
+#include "errtext.h"
+
+enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
+
+struct rule {
+    enum rule_kind kind;
+    int family;                 /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+    int negate;
+    char *result;               /* MATCH only */
+    unsigned lineno;
+    size_t skip_to;             /* IF: index after the matching ENDIF */
+};
+
+struct cidr_priv {
+    struct rule *rules;
+    size_t count, cap;
+};
+
+struct parse {
+    const char *file;
+    unsigned lineno;
+    char *err;
+    size_t errlen;
+};
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse *ps, const char *fmt, ...)
+{
+    char text[DICT_ERR_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    errtext_set(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->lineno, text);
+    return -1;
+}
+
+/* Text address -> family and 16 bytes; IPv4-mapped IPv6 becomes IPv4. */
+static int parse_addr(const char *text, int *family, unsigned char *addr)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, text, addr) == 1) {
+        *family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, addr) == 1) {
+        if (memcmp(addr, mapped, 12) == 0) {
+            memmove(addr, addr + 12, 4);
+            memset(addr + 4, 0, 12);
+            *family = AF_INET;
+        } else {
+            *family = AF_INET6;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int prefix_match(const unsigned char *a, const unsigned char *net, int bits)
+{
+    int bytes = bits / 8, rest = bits % 8;
+
+    if (memcmp(a, net, (size_t)bytes) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    return ((a[bytes] ^ net[bytes]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* The network "[!]addr[/prefix]" (one word, NUL-terminated) into r. */
+static int parse_network(struct parse *ps, char *word, struct rule *r)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    unsigned char masked[16];
+    char *host = word, *slash;
+    int bits;
+
+    if (*host == '!') {
+        r->negate = 1;
+        host++;
+    }
+    slash = strchr(host, '/');
+    if (slash)
+        *slash = '\0';
+    if (*host == '[') {
+        size_t n = strlen(host);
+        if (n < 2 || host[n - 1] != ']')
+            return fail(ps, "bad network address \"%s\"", host);
+        host[n - 1] = '\0';
+        host++;
+        if (strchr(host, ':') == NULL)
+            return fail(ps, "brackets are for IPv6 addresses: \"[%s]\"", host);
+    }
+    if (parse_addr(host, &r->family, r->addr) < 0)
+        return fail(ps, "bad network address \"%s\"", host);
+    bits = r->family == AF_INET ? 32 : 128;
+    r->prefix = bits;
+    if (slash) {
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (end == slash + 1 || *end != '\0' || p < 0 || p > bits || slash[1] == '-'
+            || slash[1] == '+')
+            return fail(ps, "bad prefix length \"/%s\" (0..%d)", slash + 1, bits);
+        r->prefix = (int)p;
+    }
+    memset(masked, 0, sizeof(masked));
+    memcpy(masked, r->addr, (size_t)(r->prefix / 8));
+    if (r->prefix % 8)
+        masked[r->prefix / 8] = (unsigned char)(r->addr[r->prefix / 8]
+                                                & (0xff << (8 - r->prefix % 8)));
+    if (memcmp(masked, r->addr, 16) != 0) {
+        inet_ntop(r->family, masked, text, sizeof(text));
+        return fail(ps, "non-null host address bits in \"%s/%d\": perhaps you mean \"%s/%d\"",
+                    host, r->prefix, text, r->prefix);
+    }
+    return 0;
+}
+
+static struct rule *add_rule(struct cidr_priv *cp, enum rule_kind kind, unsigned lineno)
+{
+    struct rule *r;
+
+    cp->rules = xgrow(cp->rules, &cp->cap, cp->count + 1, sizeof(*cp->rules));
+    r = &cp->rules[cp->count++];
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->lineno = lineno;
+    return r;
+}
+
+/* Split off the first word of *p (NUL-terminating it); *p moves past it. */
+static char *first_word(char **p)
+{
+    char *w = *p, *e = w;
+
+    while (*e && !is_blank(*e))
+        e++;
+    if (*e)
+        *e++ = '\0';
+    while (is_blank(*e))
+        e++;
+    *p = e;
+    return w;
+}
+
+static int parse_line(struct cidr_priv *cp, struct parse *ps, char *line, size_t **stack,
+                      size_t *depth, size_t *stack_cap)
+{
+    char *rest = line;
+    char *word = first_word(&rest);
+    struct rule tmp, *r;
+
+    memset(&tmp, 0, sizeof(tmp));
+    if (strcasecmp(word, "endif") == 0) {
+        if (*rest)
+            return fail(ps, "text after endif: \"%.40s\"", rest);
+        if (*depth == 0)
+            return fail(ps, "endif without matching if");
+        add_rule(cp, RULE_ENDIF, ps->lineno);
+        cp->rules[(*stack)[--*depth]].skip_to = cp->count;
+        return 0;
+    }
+    if (strcasecmp(word, "if") == 0) {
+        if (*rest == '\0')
+            return fail(ps, "if without a network");
+        word = first_word(&rest);
+        if (*rest)
+            return fail(ps, "text after if network: \"%.40s\"", rest);
+        if (parse_network(ps, word, &tmp) < 0)
+            return -1;
+        r = add_rule(cp, RULE_IF, ps->lineno);
+        tmp.kind = RULE_IF;
+        tmp.lineno = ps->lineno;
+        *r = tmp;
+        *stack = xgrow(*stack, stack_cap, *depth + 1, sizeof(**stack));
+        (*stack)[(*depth)++] = cp->count - 1;
+        return 0;
+    }
+    if (parse_network(ps, word, &tmp) < 0)
+        return -1;
+    if (*rest == '\0')
+        return fail(ps, "no result after the network");
+    r = add_rule(cp, RULE_MATCH, ps->lineno);
+    tmp.kind = RULE_MATCH;
+    tmp.lineno = ps->lineno;
+    tmp.result = xstrdup(rest);
+    *r = tmp;
+    return 0;
+}
+
+static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, size_t len,
+                      char *err, size_t errlen)
+{
+    struct dict_text_reader rd;
+    struct parse ps = {.file = file, .err = err, .errlen = errlen};
+    size_t *stack = NULL, depth = 0, stack_cap = 0;
+    char *line;
+    int rc;
+
+    dict_text_init(&rd, file, buf, len);
+    while ((rc = dict_text_next(&rd, &line, &ps.lineno, err, errlen)) == 1) {
+        if (parse_line(cp, &ps, line, &stack, &depth, &stack_cap) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && depth > 0) {
+        ps.lineno = cp->rules[stack[depth - 1]].lineno;
+        rc = fail(&ps, "if without matching endif");
+    }
+    xfree(stack);
+    dict_text_free(&rd);
+    return rc;
+}
+
+static int rule_matches(const struct rule *r, int family, const unsigned char *addr)
+{
+    /* As Postfix: a rule for the other address family never matches, negated
+     * or not. */
+    if (r->family != family)
+        return 0;
+    return prefix_match(addr, r->addr, r->prefix) != r->negate;
+}
+
+static int cidr_lookup(struct dict *dict, const char *key, struct dict_result *res)
+{
+    struct cidr_priv *cp = dict->priv;
+    unsigned char addr[16];
+    int family;
+    size_t i = 0;
+
+    if (parse_addr(key, &family, addr) < 0)
+        return DICT_NOTFOUND;
+    while (i < cp->count) {
+        const struct rule *r = &cp->rules[i];
+
+        switch (r->kind) {
+        case RULE_ENDIF:
+            i++;
+            break;
+        case RULE_IF:
+            i = rule_matches(r, family, addr) ? i + 1 : r->skip_to;
+            break;
+        case RULE_MATCH:
+            if (rule_matches(r, family, addr)) {
+                res->value = r->result;
+                res->where = dict_set_where(dict, "%s:%u", dict->spec, r->lineno);
+                return DICT_FOUND;
+            }
+            i++;
+            break;
+        }
+    }
+    return DICT_NOTFOUND;
+}
+
+static void cidr_close(struct dict *dict)
+{
+    struct cidr_priv *cp = dict->priv;
+
+    if (cp == NULL)
+        return;
+    for (size_t i = 0; i < cp->count; i++)
+        xfree(cp->rules[i].result);
+    xfree(cp->rules);
+    xfree(cp);
+    dict->priv = NULL;
+}
+
+static const struct dict_ops cidr_ops = {
+    .type = "cidr",
+    .lookup = cidr_lookup,
+    .iterate = NULL,
+    .close = cidr_close,
+    .fold = 0,
+};
+
+int dict_cidr_open(struct dict *dict, const char *name, char *err, size_t errlen)
+{
+    struct cidr_priv *cp;
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (*name == '\0') {
+        errtext_set(err, errlen, "table %s: missing file name", dict->spec);
+        return -1;
+    }
+    if (dict_text_load(name, &buf, &len, err, errlen) < 0)
+        return -1;
+    cp = xcalloc(1, sizeof(*cp));
+    dict->ops = &cidr_ops;
+    dict->priv = cp;
+    rc = parse_file(cp, name, buf, len, err, errlen);
+    xfree(buf);
+    return rc < 0 ? -1 : 0;
+}

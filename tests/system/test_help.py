@@ -6,7 +6,7 @@ import pytest
 
 from postern import binary
 
-PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "postcat"]
+PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "postcat", "postmap"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -1,0 +1,70 @@
+/*
+ * dict_text.h - the text behind table files: logical lines, and the
+ * "key value" source format that postmap compiles into lmdb tables.
+ *
+ * Logical lines (Postfix): a line that starts with white space continues the
+ * previous logical line (joined as written, without the newline); empty
+ * lines, white-space-only lines and lines whose first non-blank character is
+ * '#' are skipped and do not end a logical line. A trailing CR is removed
+ * from every physical line. A file whose first logical line starts with
+ * white space is an error, as is a NUL byte or a logical line longer than
+ * DICT_LINE_MAX. The leading and trailing white space of a logical line is
+ * removed.
+ *
+ * Source format for lmdb ("key value"): the key is the text up to the first
+ * white space, folded to lower case (ASCII); the value is the rest of the
+ * line with surrounding white space removed. A line with a key but no value
+ * is an error; a key longer than DICT_KEY_MAX bytes too.
+ *
+ * Errors read "NAME:LINE: message", NAME being the file name given.
+ * Memory: a reader owns its line buffer (valid until the next call or
+ * dict_text_free); it only reads the caller's buffer, which must outlive it.
+ * Success convention: 0 / -1 with err, as everywhere in lib/.
+ */
+#ifndef POSTERN_DICT_TEXT_H
+#define POSTERN_DICT_TEXT_H
+
+#include <stddef.h>
+
+#define DICT_LINE_MAX 65536         /* bytes in one logical line */
+#define DICT_KEY_MAX 511            /* LMDB's key size limit */
+#define DICT_FILE_MAX ((size_t)1 << 31)   /* 2 GB: table source files */
+
+struct dict_text_reader {
+    const char *name;       /* for messages */
+    const char *buf;
+    size_t len;
+    size_t pos;
+    unsigned lineno;        /* physical lines consumed so far */
+    char *line;             /* the current logical line, NUL-terminated */
+    size_t cap;
+};
+
+void dict_text_init(struct dict_text_reader *r, const char *name, const char *buf, size_t len);
+
+/*
+ * The next logical line: returns 1 with *line (owned by the reader, trimmed,
+ * non-empty) and *lineno (its first physical line), 0 at the end, -1 with
+ * err on a bad line.
+ */
+int dict_text_next(struct dict_text_reader *r, char **line, unsigned *lineno,
+                   char *err, size_t errlen);
+
+void dict_text_free(struct dict_text_reader *r);
+
+/* Read a whole file (at most DICT_FILE_MAX bytes) into a new NUL-terminated
+ * buffer the caller frees with xfree. */
+int dict_text_load(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+
+/*
+ * Parse a "key value" source held in buf: fn(key, value, lineno, ctx) is
+ * called for each entry (key folded; both valid only during the call). A
+ * non-zero return from fn stops the parse and is returned (fn fills err
+ * itself if it wants a message). Returns 0 when the whole buffer parsed, -1
+ * with err at the first bad line.
+ */
+typedef int (*dict_text_entry_fn)(const char *key, const char *value, unsigned lineno, void *ctx);
+int dict_text_parse(const char *name, const char *buf, size_t len, dict_text_entry_fn fn,
+                    void *ctx, char *err, size_t errlen);
+
+#endif
