@@ -2,8 +2,10 @@
  * master_lock.c - the queue directory master runs in, and the instance lock.
  *
  * master_queue_setup() creates queue_directory (and missing parents, 0755;
- * the queue directory itself 0700), gives it to mail_owner when running as
- * root, enters it and lays out its subdirectories (queue_dir_create).
+ * the queue directory itself 0711: others may reach public/ but list
+ * nothing), gives it to mail_owner when running as root, enforces that mode,
+ * enters it and lays out its subdirectories (queue_dir_create: every state
+ * directory, private/, tmp/ and index/ 0700).
  *
  * The lock is flock(LOCK_EX) on pid/master.pid, held by an open descriptor
  * for master's whole life (close-on-exec, so children never inherit it). The
@@ -55,7 +57,7 @@ int master_queue_setup(const char *queue_dir, uid_t uid, gid_t gid, char *err, s
 {
     struct stat st;
 
-    if (make_path(queue_dir, 0700) < 0) {
+    if (make_path(queue_dir, 0711) < 0) {
         snprintf(err, errlen, "cannot create queue_directory %s: %s", queue_dir, strerror(errno));
         return -1;
     }
@@ -66,6 +68,11 @@ int master_queue_setup(const char *queue_dir, uid_t uid, gid_t gid, char *err, s
     if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid)
         && chown(queue_dir, uid, gid) < 0) {
         snprintf(err, errlen, "cannot give queue_directory %s to mail_owner: %s",
+                 queue_dir, strerror(errno));
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0711 && chmod(queue_dir, 0711) < 0) {
+        snprintf(err, errlen, "cannot set mode 0711 on queue_directory %s: %s",
                  queue_dir, strerror(errno));
         return -1;
     }

@@ -55,6 +55,7 @@ cat > "$conf/master.cf" <<CONF
 cleanup               unix -       -      n      -      0       cleanup
 qmgr                  unix -       -      n      10     1       qmgr
 smtp                  unix -       -      n      -      -       smtp
+showq                 unix n       -      n      -      -       showq
 CONF
 mkdir -p "$demo/queue" "$demo/data"
 chown -R "$owner" "$demo/queue" "$demo/data" "$demo/received" 2>/dev/null || true
@@ -71,7 +72,7 @@ Send a test message (from another terminal):
   or
     /usr/bin/python3 -c 'import smtplib; smtplib.SMTP("127.0.0.1", $smtp_port).sendmail("me@example.com", ["you@example.net"], b"Subject: hi\r\n\r\nhello\r\n")'
 See what arrived:      ls -l $demo/received/   (each .eml is the message as delivered)
-Look at the queue:     find $demo/queue/incoming $demo/queue/active $demo/queue/deferred -type f
+Look at the queue:     $demo/install/sbin/postqueue -c $conf -p      (-R: a report, -n: a count)
 Look at one message:   $demo/install/sbin/postcat -c $conf -q QUEUE_ID
 Check the config:      $demo/install/libexec/postern/master -c $conf -t
 Stop: Ctrl-C (master stops every daemon cleanly).

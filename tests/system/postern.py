@@ -37,7 +37,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SINK_SCRIPT = os.path.join(REPO, "tests", "sink", "sink.py")
 PYTHON = "/usr/bin/python3"
-DAEMONS = ("master", "smtpd", "cleanup", "qmgr", "smtp")
+DAEMONS = ("master", "smtpd", "cleanup", "qmgr", "smtp", "showq")
 TOOLS = ("postcat", "postqueue", "postsuper")
 STATES = ("incoming", "active", "deferred", "hold", "corrupt")
 TEST_USER = "postern"
@@ -373,11 +373,12 @@ class Instance:
 
     def default_master_cf(self):
         # Daemon-to-daemon sockets are private (private/NAME, mail_proto.h),
-        # as in conf/master.cf.
+        # as in conf/master.cf; showq's is public (public/showq, postqueue).
         return ("127.0.0.1:%d inet n - n - - smtpd\n"
                 "cleanup          unix - - n - 0 cleanup\n"
                 "qmgr             unix - - n 300 1 qmgr\n"
-                "smtp             unix - - n - - smtp\n" % self.port)
+                "smtp             unix - - n - - smtp\n"
+                "showq            unix n - n - - showq\n" % self.port)
 
     def write_config(self):
         with open(os.path.join(self.conf, "main.cf"), "w") as f:

@@ -44,14 +44,15 @@ def test_master_t_names_unknown_parameter(make_instance):
 
 def test_master_t_names_bad_master_cf_line(make_instance):
     inst = make_instance("check-mcf", allow_fatal=True)
-    inst.master_cf_text = (inst.default_master_cf() +
-                           "# a comment\n"
-                           "bogus            fifo n - n - - smtpd\n")
+    base = inst.default_master_cf()
+    inst.master_cf_text = base + "# a comment\n" + "bogus            fifo n - n - - smtpd\n"
+    bad_line = base.count("\n") + 2
     inst.write_config()
     res = inst.run_master("-t")
     text = res.stdout + res.stderr
     assert res.returncode != 0, "master -t accepted a bad master.cf line:\n%s" % text
-    assert re.search(r"master\.cf:6\b", text), "no 'master.cf:6' in:\n%s" % text
+    assert re.search(r"master\.cf:%d\b" % bad_line, text), \
+        "no 'master.cf:%d' in:\n%s" % (bad_line, text)
 
 
 def test_two_instances_side_by_side(make_instance, make_sink):
