@@ -68,6 +68,20 @@ long var_smtp_quit_timeout;
 long var_smtp_connection_cache_time_limit;
 long var_smtp_connection_reuse_time_limit;
 
+char *var_transport_maps;
+char *var_sender_dependent_relayhost_maps;
+char *var_virtual_alias_maps;
+char *var_sender_canonical_maps;
+char *var_recipient_canonical_maps;
+char *var_parent_domain_matches_subdomains;
+char *var_recipient_delimiter;
+char *var_dns_servers;
+long var_dns_timeout;
+long var_dns_tries;
+char *var_proxy_interfaces;
+long var_virtual_alias_expansion_limit;
+long var_virtual_alias_recursion_limit;
+
 #define STR(n, d, v, doc)            { n, PARAM_STR, d, 0, 0, 0, &v, doc }
 #define NUM(n, d, lo, hi, v, doc)    { n, PARAM_INT, d, lo, hi, 0, &v, doc }
 #define TIME(n, d, u, lo, hi, v, doc) { n, PARAM_TIME, d, lo, hi, u, &v, doc }
@@ -186,6 +200,36 @@ const struct param_def param_table[] = {
     TIME("smtp_connection_reuse_time_limit", "300s", 's', 1, 86400,
          var_smtp_connection_reuse_time_limit,
          "An SMTP connection older than this is not reused."),
+
+    /* Lookup tables, rewriting and routing */
+    STR("transport_maps", "", var_transport_maps,
+        "Tables (type:name, comma separated) mapping a recipient domain to transport:nexthop (smtp:[host]:port, smtp:host, error:5.x.x text, discard:, hold:)."),
+    STR("sender_dependent_relayhost_maps", "", var_sender_dependent_relayhost_maps,
+        "Tables mapping a sender address or @domain to a relay host, used instead of relayhost."),
+    STR("virtual_alias_maps", "", var_virtual_alias_maps,
+        "Tables rewriting a recipient to one or more addresses (comma separated), or a whole domain (@domain)."),
+    STR("sender_canonical_maps", "", var_sender_canonical_maps,
+        "Tables rewriting the envelope sender address."),
+    STR("recipient_canonical_maps", "", var_recipient_canonical_maps,
+        "Tables rewriting envelope recipient addresses (one to one)."),
+    STR("parent_domain_matches_subdomains",
+        "debug_peer_list, fast_flush_domains, mynetworks, permit_mbox_mail_if_found, relay_domains, smtpd_access_maps",
+        var_parent_domain_matches_subdomains,
+        "Features where a table key example.com also matches sub.example.com (else only .example.com does)."),
+    STR("recipient_delimiter", "", var_recipient_delimiter,
+        "Characters that separate a user name from an address extension (user+ext@domain)."),
+    STR("dns_servers", "", var_dns_servers,
+        "DNS servers to ask (host:port, comma separated); empty: the ones in /etc/resolv.conf."),
+    TIME("dns_timeout", "2s", 's', 1, 60, var_dns_timeout,
+         "Time limit for one DNS query to one server."),
+    NUM("dns_tries", "2", 1, 10, var_dns_tries,
+        "Times each DNS server is asked before the next is tried."),
+    STR("proxy_interfaces", "", var_proxy_interfaces,
+        "Addresses that reach this host through a proxy or NAT (besides its own interfaces): mail whose next hop resolves to one of them loops back and is not sent."),
+    NUM("virtual_alias_expansion_limit", "1000", 1, 100000, var_virtual_alias_expansion_limit,
+        "Most recipients one recipient may expand to through virtual_alias_maps."),
+    NUM("virtual_alias_recursion_limit", "1000", 1, 10000, var_virtual_alias_recursion_limit,
+        "Deepest nesting of virtual_alias_maps expansion."),
 };
 
 const size_t param_table_len = sizeof(param_table) / sizeof(param_table[0]);

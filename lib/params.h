@@ -67,4 +67,20 @@ extern long var_smtp_quit_timeout;
 extern long var_smtp_connection_cache_time_limit;
 extern long var_smtp_connection_reuse_time_limit;
 
+
+/* Lookup tables, rewriting and routing */
+extern char *var_transport_maps;
+extern char *var_sender_dependent_relayhost_maps;
+extern char *var_virtual_alias_maps;
+extern char *var_sender_canonical_maps;
+extern char *var_recipient_canonical_maps;
+extern char *var_parent_domain_matches_subdomains;
+extern char *var_recipient_delimiter;
+extern char *var_dns_servers;
+extern long var_dns_timeout;
+extern long var_dns_tries;
+extern char *var_proxy_interfaces;
+extern long var_virtual_alias_expansion_limit;
+extern long var_virtual_alias_recursion_limit;
+
 #endif
