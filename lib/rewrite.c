@@ -1,0 +1,2 @@
+/* rewrite.c - placeholder until implemented. */
+typedef int rewrite_placeholder;

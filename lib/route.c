@@ -1,0 +1,2 @@
+/* route.c - placeholder until implemented. */
+typedef int route_placeholder;
