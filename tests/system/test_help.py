@@ -6,7 +6,7 @@ import pytest
 
 from postern import binary
 
-PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "postcat", "postmap"]
+PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "showq", "postcat", "postmap", "postqueue", "postsuper"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
