@@ -17,6 +17,17 @@
  * The connect is non-blocking: a full listen backlog gives EAGAIN instead
  * of stalling the event loop.
  *
+ * With verbose (a deliver_now watcher asked for it) the agent also sends
+ * event=trace lines, which go to the message's watchers.
+ *
+ * Cancelling (withdraw): qmgr half-closes the connection (shutdown of its
+ * write side). smtp then abandons the delivery and closes, unless it has
+ * already sent the final dot, in which case it finishes and reports as
+ * usual. So: results that arrive are recorded as always; when the
+ * connection ends without them, the recipients are left untouched (no
+ * mark, no delay record: not attempted), and the connection is never
+ * reused.
+ *
  * Memory: a connection owns its bufferevent, timer and reader state; its
  * job (while busy) is finished, not freed, here (qmgr_job_finish).
  */
@@ -51,6 +62,7 @@ struct qmgr_conn {
     struct qmgr_job *job;           /* NULL while idle */
     struct event *timer;            /* ipc_timeout when busy, idle timeout else */
     int idle;                       /* on the idle list */
+    int cancelled;                  /* qmgr_conn_cancel(): half-closed */
     struct qmgr_conn *prev, *next;  /* idle list */
 };
 
@@ -112,10 +124,27 @@ static void job_defer_unseen(struct qmgr_job *job, const char *reason)
     }
 }
 
+/* A cancelled job: recipients without a result were not attempted. */
+static void job_forget_unseen(struct qmgr_job *job)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < job->count; i++) {
+        if (!job->rcpt[i].seen) {
+            job->rcpt[i].seen = 1;
+            n++;
+        }
+    }
+    if (n > 0)
+        msg_info("%s: delivery to %s cancelled before the end of data: %zu "
+                 "recipient(s) not attempted", job->msg->id, qmgr_job_nexthop(job), n);
+}
+
 /* The connection is unusable: close it and settle its job. */
 static void conn_fail(struct qmgr_conn *c, const char *why)
 {
     struct qmgr_job *job = c->job;
+    int cancelled = c->cancelled;
 
     c->job = NULL;
     conn_free(c);
@@ -123,9 +152,13 @@ static void conn_fail(struct qmgr_conn *c, const char *why)
         msg_warn("%s: %s", PROTO_SMTP_SOCKET, why);
         return;
     }
-    msg_warn("%s: delivery agent %s failed (nexthop %s): %s", job->msg->id,
-             PROTO_SMTP_SOCKET, qmgr_job_nexthop(job), why);
-    job_defer_unseen(job, "delivery agent failed");
+    if (cancelled) {
+        job_forget_unseen(job);
+    } else {
+        msg_warn("%s: delivery agent %s failed (nexthop %s): %s", job->msg->id,
+                 PROTO_SMTP_SOCKET, qmgr_job_nexthop(job), why);
+        job_defer_unseen(job, "delivery agent failed");
+    }
     qmgr_job_finish(job);
     qmgr_dispatch();
 }
@@ -223,6 +256,16 @@ static int handle_rcpt(struct qmgr_conn *c, char *err, size_t errlen)
     return 0;
 }
 
+static int handle_trace(struct qmgr_conn *c, char *err, size_t errlen)
+{
+    static const char *const required[] = { "event", "line", NULL };
+
+    if (attr_check(&c->in, required, NULL, NULL, err, errlen) < 0)
+        return -1;
+    qmgr_message_trace(c->job->msg, attr_get(&c->in, "line"));
+    return 0;
+}
+
 static int handle_done(struct qmgr_conn *c, char *err, size_t errlen)
 {
     static const char *const required[] = { "event", "queue_id", NULL };
@@ -249,7 +292,9 @@ static void conn_job_done(struct qmgr_conn *c)
     c->job = NULL;
     evtimer_del(c->timer);
     job_defer_unseen(job, "delivery agent failed");
-    if (extra) {
+    if (c->cancelled) {
+        conn_free(c);
+    } else if (extra) {
         msg_warn("%s: unexpected data after event=done: closing", PROTO_SMTP_SOCKET);
         conn_free(c);
     } else {
@@ -282,6 +327,8 @@ static void conn_read(struct bufferevent *bev, void *arg)
         }
         if (event != NULL && strcmp(event, SMTP_EVENT_RCPT) == 0) {
             rc = handle_rcpt(c, err, sizeof(err));
+        } else if (event != NULL && strcmp(event, QMGR_EVENT_TRACE) == 0) {
+            rc = handle_trace(c, err, sizeof(err));
         } else if (event != NULL && strcmp(event, SMTP_EVENT_DONE) == 0) {
             rc = handle_done(c, err, sizeof(err));
             if (rc == 0) {
@@ -407,6 +454,8 @@ void qmgr_conn_send(struct qmgr_conn *c, struct qmgr_job *job)
     attr_put_str(out, "queue_id", job->msg->id);
     attr_put_str(out, "queue_file", path);
     attr_put_str(out, "nexthop", qmgr_job_nexthop(job));
+    if (job->msg->verbose > 0)
+        attr_put_str(out, "verbose", "1");
     for (size_t i = 0; i < job->count; i++) {
         size_t index = job->rcpt[i].index;
         snprintf(rcpt, sizeof(rcpt), "%zu %s", index, job->msg->qf.rcpts[index].address);
@@ -416,4 +465,21 @@ void qmgr_conn_send(struct qmgr_conn *c, struct qmgr_job *job)
     evtimer_add(c->timer, &tv);
     msg_debug("%s: delivery request to %s, %zu recipient(s)", job->msg->id,
               qmgr_job_nexthop(job), job->count);
+}
+
+void qmgr_conn_cancel(struct qmgr_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int fd = bufferevent_getfd(c->bev);
+
+    if (c->cancelled || c->job == NULL)
+        return;
+    c->cancelled = 1;
+    /* A request not yet written is simply not sent. */
+    evbuffer_drain(out, evbuffer_get_length(out));
+    if (fd >= 0 && shutdown(fd, SHUT_WR) < 0)
+        msg_warn("%s: shutdown of the %s connection: %s", c->job->msg->id,
+                 PROTO_SMTP_SOCKET, strerror(errno));
+    msg_debug("%s: cancelling the delivery to %s", c->job->msg->id,
+              qmgr_job_nexthop(c->job));
 }

@@ -20,6 +20,20 @@
  * silently); a message whose recipients are all done already (a crash after
  * the last mark) is removed at activation.
  *
+ * Withdraw (operator: postsuper -h/-d/-r on an active message): queued jobs
+ * are dropped and deliveries in progress cancelled (qmgr_conn_cancel);
+ * when the last job has ended, the message goes to hold/, is removed, or
+ * goes back to incoming/ instead of the usual completion, and the
+ * requester gets its reply. Results that arrive meanwhile (the agent had
+ * already sent the final dot) are recorded as usual, so the outcome of a
+ * completed delivery stands: if nothing is left pending then, the message
+ * is removed as delivered and the requester is told "delivery already
+ * completed".
+ *
+ * Every change is also noted for the queue index (qmgr_index.c), and each
+ * recipient result and the end of the message are reported to deliver_now
+ * watchers (qmgr_ctl.c).
+ *
  * Memory: struct qmgr_message owns its envelope (struct queue_file, no
  * content) and its descriptor; the active set maps ID -> message.
  */
@@ -53,6 +67,11 @@ size_t qmgr_message_count(void)
 int qmgr_message_is_active(const char *id)
 {
     return qmgr_hash_find(active(), id) != NULL;
+}
+
+struct qmgr_message *qmgr_message_find(const char *id)
+{
+    return qmgr_hash_find(active(), id);
 }
 
 /* --- start-up recovery --- */
@@ -129,13 +148,16 @@ static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
     char life[64];
 
     if (message_expired(msg, now)) {
+        char text[QF_VALUE_MAX + 64];
+
         /* Returning a DSN to the sender belongs to the bounce service (a
          * later issue); for now the recipient is marked and logged. */
         lifetime_text(life, sizeof(life));
         mark(msg, index, QF_RCPT_BOUNCED);
-        msg_info("%s: to=<%s>, relay=%s, dsn=5.4.7, status=bounced "
-                 "(message expired after %s: %s)", msg->id, rcpt->address, relay,
-                 life, reason);
+        snprintf(text, sizeof(text), "message expired after %s: %s", life, reason);
+        msg_info("%s: to=<%s>, relay=%s, dsn=5.4.7, status=bounced (%s)", msg->id,
+                 rcpt->address, relay, text);
+        qmgr_ctl_rcpt(msg, rcpt->address, "bounced", "5.4.7", relay, text);
         return;
     }
     if (log_it)
@@ -144,6 +166,13 @@ static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
     if (queue_file_append_delay(msg->fd, index, now, dsn, reason) < 0)
         msg_warn("%s: cannot append delay record for recipient %zu: %s", msg->id,
                  index, strerror(errno));
+    /* What the file now says, for the index entry written at completion. */
+    xfree(rcpt->delay_dsn);
+    xfree(rcpt->delay_reason);
+    rcpt->delay_dsn = xstrdup(dsn);
+    rcpt->delay_reason = xstrdup(reason);
+    rcpt->delay_time = now;
+    qmgr_ctl_rcpt(msg, rcpt->address, "deferred", dsn, relay, reason);
 }
 
 void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
@@ -158,10 +187,12 @@ void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
     switch (status) {
     case QMGR_SENT:
         mark(msg, index, QF_RCPT_DELIVERED);
+        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, "sent", dsn, relay, reason);
         break;
     case QMGR_BOUNCED:
         /* The DSN to the sender comes with the bounce service (later issue). */
         mark(msg, index, QF_RCPT_BOUNCED);
+        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, "bounced", dsn, relay, reason);
         break;
     case QMGR_DEFERRED:
         defer_rcpt(msg, index, dsn, relay, reason, 0);
@@ -187,6 +218,16 @@ static int has_pending(const struct qmgr_message *msg)
     return 0;
 }
 
+/* Every recipient bounced (none delivered): the done state says so. */
+static int all_bounced(const struct qmgr_message *msg)
+{
+    for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+        if (msg->qf.rcpts[i].state != QF_RCPT_BOUNCED)
+            return 0;
+    }
+    return msg->qf.rcpt_count > 0;
+}
+
 static void remove_file(struct qmgr_message *msg)
 {
     char path[QUEUE_PATH_MAX];
@@ -196,7 +237,15 @@ static void remove_file(struct qmgr_message *msg)
         msg_warn("%s: cannot remove %s: %s", msg->id, path, strerror(errno));
         return;
     }
+    qmgr_index_remove(msg->id);
     msg_info("%s: removed", msg->id);
+}
+
+/* Make the marks and delay records durable (before the file changes state). */
+static void sync_file(struct qmgr_message *msg)
+{
+    if (fdatasync(msg->fd) < 0)
+        msg_warn("%s: fdatasync: %s", msg->id, strerror(errno));
 }
 
 static void defer_file(struct qmgr_message *msg)
@@ -204,19 +253,25 @@ static void defer_file(struct qmgr_message *msg)
     time_t now = time(NULL);
     struct timespec times[2];
 
-    if (fdatasync(msg->fd) < 0)
-        msg_warn("%s: fdatasync: %s", msg->id, strerror(errno));
+    sync_file(msg);
     times[0].tv_sec = qmgr_next_attempt(now, msg->qf.arrival.tv_sec);
     times[0].tv_nsec = 0;
     times[1] = times[0];
     if (futimens(msg->fd, times) < 0)
         msg_warn("%s: cannot set next attempt time: %s", msg->id, strerror(errno));
-    if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_DEFERRED) < 0 && errno != ENOENT)
-        msg_warn("%s: cannot move from active to deferred: %s", msg->id, strerror(errno));
+    if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_DEFERRED) < 0) {
+        if (errno != ENOENT)
+            msg_warn("%s: cannot move from active to deferred: %s", msg->id,
+                     strerror(errno));
+        return;
+    }
+    qmgr_index_put(msg->id, QUEUE_DEFERRED, (int64_t)times[0].tv_sec, &msg->qf);
 }
 
 static void message_free(struct qmgr_message *msg)
 {
+    if (msg->jobs != NULL || msg->watchers != NULL || msg->withdrawers != NULL)
+        msg_panic("%s: freeing a message that is still referenced", msg->id);
     qmgr_hash_remove(active(), msg->id);
     if (msg->fd >= 0)
         close(msg->fd);
@@ -224,13 +279,73 @@ static void message_free(struct qmgr_message *msg)
     xfree(msg);
 }
 
+/* The withdraw action, after the last job ended. Returns the done state. */
+static const char *withdraw_file(struct qmgr_message *msg)
+{
+    char path[QUEUE_PATH_MAX];
+
+    switch (msg->withdraw) {
+    case QMGR_WITHDRAW_DELETE:
+        queue_path(path, sizeof(path), QUEUE_ACTIVE, msg->id);
+        if (unlink(path) < 0 && errno != ENOENT) {
+            msg_warn("%s: cannot remove %s: %s", msg->id, path, strerror(errno));
+            return NULL;
+        }
+        qmgr_index_remove(msg->id);
+        msg_info("%s: removed by the operator (withdrawn from delivery)", msg->id);
+        return "deleted";
+    case QMGR_WITHDRAW_HOLD:
+        sync_file(msg);
+        if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_HOLD) < 0) {
+            msg_warn("%s: cannot move from active to hold: %s", msg->id, strerror(errno));
+            return NULL;
+        }
+        qmgr_index_put(msg->id, QUEUE_HOLD, 0, &msg->qf);
+        msg_info("%s: placed on hold by the operator (withdrawn from delivery)", msg->id);
+        return "hold";
+    case QMGR_WITHDRAW_REQUEUE:
+        sync_file(msg);
+        if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_INCOMING) < 0) {
+            msg_warn("%s: cannot move from active to incoming: %s", msg->id,
+                     strerror(errno));
+            return NULL;
+        }
+        qmgr_index_put(msg->id, QUEUE_INCOMING, 0, &msg->qf);
+        msg_info("%s: requeued by the operator (withdrawn from delivery)", msg->id);
+        return "incoming";
+    default:
+        return NULL;
+    }
+}
+
 static void message_complete(struct qmgr_message *msg)
 {
-    if (has_pending(msg))
-        defer_file(msg);
-    else
+    const char *state, *withdraw_error = NULL;
+    int requeue = 0;
+    char id[QUEUE_ID_MAX + 1];
+
+    if (!has_pending(msg)) {
+        state = all_bounced(msg) ? "bounced" : "removed";
         remove_file(msg);
+        if (msg->withdraw != QMGR_WITHDRAW_NONE)
+            withdraw_error = "delivery already completed";
+    } else if (msg->withdraw != QMGR_WITHDRAW_NONE) {
+        state = withdraw_file(msg);
+        if (state == NULL) {
+            /* The file stays in active/: delivered again at the next start. */
+            state = "active";
+            withdraw_error = "cannot move the queue file (see the log)";
+        }
+        requeue = msg->withdraw == QMGR_WITHDRAW_REQUEUE && withdraw_error == NULL;
+    } else {
+        state = "deferred";
+        defer_file(msg);
+    }
+    snprintf(id, sizeof(id), "%s", msg->id);
+    qmgr_ctl_message_end(msg, state, withdraw_error);
     message_free(msg);
+    if (requeue)
+        qmgr_scan_new(id);          /* treated as new mail */
     qmgr_work_schedule();           /* a slot in active/ is free */
 }
 
@@ -276,8 +391,13 @@ static void enqueue_job(void *value)
     qmgr_job_enqueue(value);
 }
 
+static void enqueue_urgent(void *value)
+{
+    qmgr_job_urgent(value);
+}
+
 /* Group the pending recipients by next hop into jobs and queue them. */
-static void route_message(struct qmgr_message *msg)
+static void route_message(struct qmgr_message *msg, int urgent)
 {
     struct qmgr_hash *groups = qmgr_hash_create();
     char nexthop[QF_VALUE_MAX + 1];
@@ -300,10 +420,10 @@ static void route_message(struct qmgr_message *msg)
         qmgr_job_add_rcpt(job, i);
         if (job->count >= QMGR_RCPT_PER_JOB) {
             qmgr_hash_remove(groups, nexthop);
-            qmgr_job_enqueue(job);
+            (urgent ? enqueue_urgent : enqueue_job)(job);
         }
     }
-    qmgr_hash_free(groups, enqueue_job);
+    qmgr_hash_free(groups, urgent ? enqueue_urgent : enqueue_job);
 }
 
 /* --- activation --- */
@@ -315,32 +435,41 @@ static void move_corrupt(const char *id, const char *reason)
                  reason, strerror(errno));
         return;
     }
+    qmgr_index_corrupt(id);
     msg_warn("%s: damaged queue file moved to corrupt: %s", id, reason);
 }
 
-int qmgr_message_activate(const char *id, enum queue_state from)
+struct qmgr_message *qmgr_message_load(const char *id, enum queue_state from,
+                                       const char **why)
 {
     char path[QUEUE_PATH_MAX], err[QF_ERR_MAX];
     struct qmgr_message *msg;
     int fd;
 
-    if (!queue_id_valid(id) || qmgr_message_is_active(id))
-        return 0;
+    *why = "no such message";
+    if (!queue_id_valid(id))
+        return NULL;
+    if (qmgr_message_is_active(id)) {
+        *why = "message is already active";
+        return NULL;
+    }
     if (queue_move(id, from, QUEUE_ACTIVE) < 0) {
         if (errno == ENOENT)
-            return 0;
+            return NULL;
         msg_warn("%s: cannot move from %s to active: %s", id, queue_state_name(from),
                  strerror(errno));
-        return -1;
+        *why = "cannot move the queue file to active (see the log)";
+        return NULL;
     }
     queue_path(path, sizeof(path), QUEUE_ACTIVE, id);
     fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return 0;
+            return NULL;
         snprintf(err, sizeof(err), "open: %s", strerror(errno));
         move_corrupt(id, err);
-        return 0;
+        *why = "damaged queue file: moved to corrupt";
+        return NULL;
     }
     msg = xcalloc(1, sizeof(*msg));
     snprintf(msg->id, sizeof(msg->id), "%s", id);
@@ -349,13 +478,66 @@ int qmgr_message_activate(const char *id, enum queue_state from)
         close(fd);
         xfree(msg);
         move_corrupt(id, err);
-        return 0;
+        *why = "damaged queue file: moved to corrupt";
+        return NULL;
     }
     qmgr_hash_insert(active(), msg->id, msg);
+    qmgr_index_put(msg->id, QUEUE_ACTIVE, 0, &msg->qf);
     msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", msg->id,
              msg->qf.sender, (long long)msg->qf.content_size, msg->qf.rcpt_count);
-    route_message(msg);
-    if (msg->jobs_left == 0)
-        message_complete(msg);
+    return msg;
+}
+
+void qmgr_message_route(struct qmgr_message *msg, int urgent)
+{
+    msg->jobs_left++;               /* hold it while routing */
+    route_message(msg, urgent);
+    qmgr_message_job_done(msg);     /* completes it when nothing was queued */
+}
+
+int qmgr_message_activate(const char *id, enum queue_state from)
+{
+    const char *why;
+    struct qmgr_message *msg = qmgr_message_load(id, from, &why);
+
+    if (msg == NULL)
+        return 0;
+    qmgr_message_route(msg, 0);
     return 1;
+}
+
+void qmgr_message_hurry(struct qmgr_message *msg)
+{
+    for (struct qmgr_job *job = msg->jobs; job != NULL; job = job->msg_next)
+        qmgr_job_urgent(job);
+}
+
+void qmgr_message_trace(struct qmgr_message *msg, const char *line)
+{
+    qmgr_ctl_trace(msg, line);
+}
+
+int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
+                          struct qmgr_client *client)
+{
+    struct qmgr_job *job, *next;
+
+    if (msg->withdraw != QMGR_WITHDRAW_NONE && msg->withdraw != action)
+        return -1;
+    if (client != NULL)
+        qmgr_ctl_withdraw_wait(msg, client);
+    if (msg->withdraw != QMGR_WITHDRAW_NONE)
+        return 0;                   /* the same withdraw is already under way */
+    msg->withdraw = action;
+    msg->jobs_left++;               /* hold it while its jobs go */
+    for (job = msg->jobs; job != NULL; job = next) {
+        next = job->msg_next;
+        if (job->where == JOB_RUNNING)
+            qmgr_conn_cancel(job->conn);
+        else
+            qmgr_job_drop(job);
+    }
+    qmgr_message_job_done(msg);     /* completes it when nothing runs */
+    qmgr_dispatch();
+    return 0;
 }

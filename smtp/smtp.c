@@ -30,10 +30,18 @@
  *   d      transmission: MAIL FROM through the last reply.
  *   relay=none when no connection was made.
  *
- * If the qmgr connection breaks during a delivery, the delivery is
- * abandoned (its SMTP connection is closed without the final dot when that
- * is still possible); qmgr counts every recipient without an event as
- * deferred.
+ * If the qmgr connection closes during a delivery (qmgr cancels a delivery
+ * by half-closing it: withdraw), the delivery is abandoned while the final
+ * dot has not left this process: its SMTP connection is closed, so the
+ * server discards the message, and nothing is reported. Once the dot has
+ * been written the outcome is the server's: the delivery finishes, is
+ * logged and reported, then the connection closes. qmgr counts every
+ * recipient without an event as not attempted (cancel) or deferred (the
+ * agent failed).
+ *
+ * With verbose, every command sent, reply line received and connection
+ * step also goes to qmgr as event=trace line="> MAIL FROM:<a@b>" (or
+ * "< 250 2.1.0 Ok", "connecting to host[addr]:port"), before the results.
  *
  * Memory: a qmgr_client owns its bufferevent, its attr_msg and at most one
  * delivery; a delivery owns its recipients, queue file and session/attempt.
@@ -142,17 +150,6 @@ void delivery_fail_pending(struct delivery *d, int status, const char *dsn,
         delivery_rcpt_done(d, i, status, dsn, reason, relay);
 }
 
-void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
-                    const char *text, size_t len)
-{
-    int n = len > MSG_LINE_MAX ? MSG_LINE_MAX : (int)len;
-
-    if (d->verbose)
-        msg_info("%s: %s %s: %.*s", d->queue_id, dir, relay, n, text);
-    else if (msg_verbose)
-        msg_debug("%s: %s %s: %.*s", d->queue_id, dir, relay, n, text);
-}
-
 /* Text attributes may not hold CR, LF or NUL. */
 static void put_clean(struct evbuffer *out, const char *name, const char *value)
 {
@@ -163,6 +160,50 @@ static void put_clean(struct evbuffer *out, const char *name, const char *value)
         buf[i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
     buf[i] = 0;
     attr_put_str(out, name, buf);
+}
+
+/* event=trace line=TEXT to qmgr (verbose deliveries only). */
+static void send_trace(const struct delivery *d, const char *text)
+{
+    struct evbuffer *out = bufferevent_get_output(d->client->bev);
+
+    attr_put_str(out, "event", QMGR_EVENT_TRACE);
+    put_clean(out, "line", text);
+    attr_put_end(out);
+}
+
+void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
+                    const char *text, size_t len)
+{
+    int n = len > MSG_LINE_MAX ? MSG_LINE_MAX : (int)len;
+    char line[REASON_MAX];
+
+    if (d->verbose) {
+        msg_info("%s: %s %s: %.*s", d->queue_id, dir, relay, n, text);
+        /* text may hold a NUL from the network: cut there, as the log does */
+        smtp_fmt(line, sizeof(line), "%s %.*s", dir, n, text);
+        send_trace(d, line);
+    } else if (msg_verbose) {
+        msg_debug("%s: %s %s: %.*s", d->queue_id, dir, relay, n, text);
+    }
+}
+
+void delivery_note(const struct delivery *d, const char *fmt, ...)
+{
+    char text[REASON_MAX];
+    va_list ap;
+
+    if (!d->verbose && !msg_verbose)
+        return;
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (d->verbose) {
+        msg_info("%s: %s", d->queue_id, text);
+        send_trace(d, text);
+    } else {
+        msg_debug("%s: %s", d->queue_id, text);
+    }
 }
 
 static void log_rcpt(const struct delivery *d, const struct smtp_rcpt *r,
@@ -239,11 +280,18 @@ void delivery_finish(struct delivery *d)
 /* qmgr went away in the middle: drop everything, report nothing. */
 static void delivery_abandon(struct delivery *d)
 {
-    msg_warn("%s: delivery abandoned: the qmgr connection closed", d->queue_id);
+    msg_info("%s: delivery to %s abandoned before the end of data: the qmgr "
+             "connection closed", d->queue_id, d->nexthop);
     smtp_connect_cancel(d);
     if (d->sess)
         smtp_session_abort(d->sess);
     delivery_free(d);
+}
+
+/* May the delivery still be abandoned without the server taking the message? */
+static int delivery_abandonable(const struct delivery *d)
+{
+    return d->sess == NULL || !smtp_session_dot_sent(d->sess);
 }
 
 /* ---- requests ---- */
@@ -467,15 +515,31 @@ static void on_client_write(struct bufferevent *bev, void *arg)
 {
     struct qmgr_client *c = arg;
 
-    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    if (c->closing && c->d == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         client_close(c);
 }
 
+/*
+ * EOF from qmgr during a delivery is how qmgr cancels it (withdraw: it
+ * half-closes). Before the final dot has left, the delivery is abandoned
+ * (the SMTP connection closes, the server discards the message); after
+ * it, the outcome is decided: the delivery finishes and is reported, then
+ * the connection closes.
+ */
 static void on_client_event(struct bufferevent *bev, short what, void *arg)
 {
+    struct qmgr_client *c = arg;
+
     (void)bev;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->d != NULL
+        && !delivery_abandonable(c->d)) {
+        msg_info("%s: qmgr closed the connection after the end of data was sent: "
+                 "finishing the delivery", c->d->queue_id);
+        c->closing = 1;
+        return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        client_close(arg);
+        client_close(c);
 }
 
 static void smtp_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)

@@ -93,9 +93,16 @@ void delivery_fail_pending(struct delivery *d, int status, const char *dsn,
  * `d` is freed. The caller must have detached d->sess and d->attempt.
  */
 void delivery_finish(struct delivery *d);
-/* Log a conversation line when the delivery asked for it (verbose). */
+/*
+ * A conversation line (dir ">" sent, "<" received): logged at info level and
+ * sent to qmgr as event=trace line="DIR TEXT" when the delivery asked for
+ * verbose; logged at debug level with -v.
+ */
 void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
                     const char *text, size_t len);
+/* A connection event ("connecting to host[addr]:port"), likewise. */
+void delivery_note(const struct delivery *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* snprintf that truncates silently (reasons and names are bounded). */
 void smtp_fmt(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -143,6 +150,12 @@ void smtp_session_connected(struct delivery *d, struct bufferevent *bev,
 void smtp_session_reuse(struct smtp_sess *s, struct delivery *d);
 /* Detach and close the session of an abandoned delivery (no QUIT). */
 void smtp_session_abort(struct smtp_sess *s);
+/*
+ * Has the final ".\r\n" of the current transaction left this process (it
+ * is in the kernel or on the wire)? Until then, closing the connection
+ * makes the server discard the message.
+ */
+int smtp_session_dot_sent(const struct smtp_sess *s);
 /* An idle session: send QUIT, wait for the reply or EOF, free itself. */
 void smtp_session_quit(struct smtp_sess *s);
 /* At shutdown: write QUIT without waiting and free the session now. */

@@ -217,6 +217,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     at->dns_req = NULL;
     if (result != 0) {
         dns_failure(at, result);
+        delivery_note(at->d, "%s", at->reason);
     } else {
         for (struct evutil_addrinfo *ai = res; ai && at->n_addrs < ATTEMPT_ADDR_MAX;
              ai = ai->ai_next) {
@@ -255,6 +256,7 @@ static int start_lookup(struct smtp_attempt *at)
             return -1;
         }
     }
+    delivery_note(at->d, "looking up %s", at->host);
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -283,6 +285,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
     relay_text(at, where, sizeof(where));
     if (what & BEV_EVENT_CONNECTED) {
         at->bev = NULL;
+        delivery_note(at->d, "connected to %s", where);
         (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
                          sizeof(one));
         smtp_session_connected(at->d, bev, at->host, at->addr_text, at->port);
@@ -294,6 +297,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
         smtp_fmt(reason, sizeof(reason), "connect to %s: %s", where,
                  err ? strerror(err) : "Connection failed");
     msg_debug("%s: %s", at->d->queue_id, reason);
+    delivery_note(at->d, "%s", reason);
     set_failure(at, "4.4.1", reason, NULL);
     bufferevent_free(bev);
     at->bev = NULL;
@@ -327,12 +331,14 @@ static void try_next(struct smtp_attempt *at)
             msg_fatal("cannot allocate a bufferevent");
         bufferevent_set_timeouts(bev, NULL, &tv);
         bufferevent_setcb(bev, NULL, NULL, on_connect_event, at);
+        delivery_note(at->d, "connecting to %s[%s]:%d", at->host, at->addr_text, at->port);
         if (bufferevent_socket_connect(bev, (struct sockaddr *)&at->addrs[i],
                                        (int)at->addr_lens[i]) < 0) {
             char reason[REASON_MAX], where[SMTP_RELAY_MAX];
 
             relay_text(at, where, sizeof(where));
             smtp_fmt(reason, sizeof(reason), "connect to %s: %s", where, strerror(errno));
+            delivery_note(at->d, "%s", reason);
             set_failure(at, "4.4.1", reason, NULL);
             bufferevent_free(bev);
             continue;

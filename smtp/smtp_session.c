@@ -805,6 +805,7 @@ void smtp_session_reuse(struct smtp_sess *s, struct delivery *d)
     s->d = d;
     d->sess = s;
     d->reused = 1;
+    delivery_note(d, "reusing the connection to %s", s->relay);
     gettimeofday(&d->t_ready, NULL);
     (void)begin_tx(s);
 }
@@ -812,6 +813,11 @@ void smtp_session_reuse(struct smtp_sess *s, struct delivery *d)
 void smtp_session_abort(struct smtp_sess *s)
 {
     sess_free(s);
+}
+
+int smtp_session_dot_sent(const struct smtp_sess *s)
+{
+    return s->state == S_DOT && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
 }
 
 void smtp_session_quit(struct smtp_sess *s)

@@ -165,6 +165,10 @@ class QmgrConn:
             msg = self.read_msg()
             if msg.get("event") == "done":
                 return events, msg
+            if msg.get("event") == "trace":
+                # Only a verbose request gets the conversation as trace events.
+                assert verbose and set(msg) == {"event", "line"}, msg
+                continue
             assert msg.get("event") == "rcpt", msg
             assert set(msg) == {"event", "index", "status", "dsn", "relay", "reply"}, msg
             events[int(msg["index"])] = msg

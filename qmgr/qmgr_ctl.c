@@ -1,0 +1,618 @@
+/*
+ * qmgr_ctl.c - the private/qmgr listener: notifications and control.
+ *
+ * One socket, two kinds of clients (mail_proto.h):
+ *   - cleanup and master send req=new and req=wakeup, without replies; a
+ *     malformed one is logged and the connection dropped.
+ *   - postqueue and postsuper send control requests, each answered:
+ *       flush        make every deferred message due now. The reply comes
+ *                    when the walk of deferred/ is over (one leaf directory
+ *                    per loop turn): status=ok count=N, N = messages made
+ *                    due; their delivery starts right after.
+ *       flush_site   activate every queued (incoming/deferred) message with
+ *                    a pending recipient in domain `site` (case-insensitive),
+ *                    found through the queue index; status=ok count=N, N =
+ *                    messages handed to the scheduler (those already active
+ *                    are not counted). Without an index: status=error.
+ *       deliver_now  activate one message now, ahead of every queue and past
+ *                    the concurrency limits; with watch, status=ok comes at
+ *                    once and the attempt follows as event lines until
+ *                    event=done.
+ *       withdraw     take an active message back (qmgr_message_withdraw);
+ *                    the reply comes once qmgr can no longer deliver it.
+ *     A malformed control request (or an unknown req) gets status=error
+ *     and the connection is closed once the reply is written.
+ *
+ * A connection may carry several requests in sequence: while one is in
+ * progress (flush walk, watch, withdraw waiting for a delivery to stop),
+ * the next is not read. A client that half-closes still gets its reply; a
+ * client that goes away has its watch or wait removed (delivery goes on:
+ * a withdraw still happens). Watch output is bounded: trace lines are
+ * dropped while more than WATCH_OUTPUT_MAX bytes wait to be written.
+ *
+ * Memory: a client owns its bufferevent, reader state and resume event;
+ * it is linked into at most one message list (watchers or withdrawers,
+ * through cl->next) and unlinked before it is freed. A flush in progress is
+ * detached from a client that goes away.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "alloc.h"
+#include "attr.h"
+#include "mail_proto.h"
+#include "msg.h"
+#include "qmgr.h"
+#include "queue_index.h"
+
+#define ERR_MAX 256
+#define REASON_MAX 512
+#define WATCH_OUTPUT_MAX (4 * 1024 * 1024)
+
+#define HANDLED 0               /* replied; read the next request */
+#define WAITING 1               /* reply later; stop reading meanwhile */
+#define BAD (-1)                /* protocol error (err filled) */
+
+struct qmgr_client {
+    struct bufferevent *bev;
+    struct attr_msg in;
+    struct event *resume;       /* reads on after a request is over */
+    int busy;                   /* a request is in progress */
+    int eof;                    /* the peer will send nothing more */
+    int closing;                /* close once the output is written */
+    int control;                /* sent a control request (errors get replies) */
+    int verbose;                /* watching with the SMTP trace */
+    int watching;               /* in msg->watchers (else msg->withdrawers) */
+    struct qmgr_message *msg;   /* watched, or waiting for its withdrawal */
+    struct qmgr_client *next;   /* in that list */
+    struct qmgr_flush *flush;   /* a flush in progress for this client */
+};
+
+static void client_process(struct qmgr_client *cl);
+
+/* --- output --- */
+
+static struct evbuffer *out_of(struct qmgr_client *cl)
+{
+    return bufferevent_get_output(cl->bev);
+}
+
+/* A text attribute with CR, LF and NUL replaced (they cannot be sent). */
+static void put_clean(struct evbuffer *out, const char *name, const char *value)
+{
+    char buf[REASON_MAX];
+    size_t i;
+
+    if (value == NULL)
+        value = "";
+    if (attr_value_ok(value) && strlen(value) < sizeof(buf)) {
+        attr_put_str(out, name, value);
+        return;
+    }
+    for (i = 0; value[i] != '\0' && i < sizeof(buf) - 1; i++)
+        buf[i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
+    buf[i] = '\0';
+    attr_put_str(out, name, buf);
+}
+
+static void reply_ok(struct qmgr_client *cl)
+{
+    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
+    attr_put_end(out_of(cl));
+}
+
+static void reply_count(struct qmgr_client *cl, unsigned long count)
+{
+    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
+    attr_put_long(out_of(cl), "count", (long)count);
+    attr_put_end(out_of(cl));
+}
+
+static void reply_state(struct qmgr_client *cl, const char *state)
+{
+    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
+    attr_put_str(out_of(cl), "state", state);
+    attr_put_end(out_of(cl));
+}
+
+static void reply_error(struct qmgr_client *cl, const char *reason)
+{
+    attr_put_str(out_of(cl), "status", PROTO_STATUS_ERROR);
+    put_clean(out_of(cl), "reason", reason);
+    attr_put_end(out_of(cl));
+}
+
+/* --- client life --- */
+
+/* Take cl off its message's list. */
+static void client_unlink(struct qmgr_client *cl)
+{
+    struct qmgr_message *msg = cl->msg;
+    struct qmgr_client **pp;
+
+    if (msg == NULL)
+        return;
+    pp = cl->watching ? &msg->watchers : &msg->withdrawers;
+    while (*pp != NULL && *pp != cl)
+        pp = &(*pp)->next;
+    if (*pp == cl)
+        *pp = cl->next;
+    if (cl->watching && cl->verbose && msg->verbose > 0)
+        msg->verbose--;
+    cl->msg = NULL;
+    cl->next = NULL;
+    cl->watching = cl->verbose = 0;
+}
+
+static void client_free(struct qmgr_client *cl)
+{
+    client_unlink(cl);
+    if (cl->flush)
+        qmgr_flush_detach(cl->flush);
+    bufferevent_free(cl->bev);
+    event_free(cl->resume);
+    attr_msg_free(&cl->in);
+    xfree(cl);
+}
+
+/* Free the client when it is finished: EOF or error reply, nothing pending. */
+static int client_maybe_close(struct qmgr_client *cl)
+{
+    if (cl->busy || !(cl->eof || cl->closing))
+        return 0;
+    if (evbuffer_get_length(out_of(cl)) > 0)
+        return 0;               /* the write callback comes back */
+    client_free(cl);
+    return 1;
+}
+
+/* The request in progress is over: read on (from the loop, not from here). */
+static void client_release(struct qmgr_client *cl)
+{
+    client_unlink(cl);
+    cl->busy = 0;
+    event_active(cl->resume, EV_TIMEOUT, 1);
+}
+
+static void client_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct qmgr_client *cl = arg;
+
+    (void)fd;
+    (void)what;
+    client_process(cl);
+}
+
+/* --- notifications (cleanup, master) --- */
+
+static int req_new(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", "queue_id", NULL };
+
+    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+        return BAD;
+    qmgr_scan_new(attr_get(&cl->in, "queue_id"));
+    return HANDLED;
+}
+
+static int req_wakeup(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", NULL };
+
+    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+        return BAD;
+    qmgr_scan_request();
+    return HANDLED;
+}
+
+/* --- flush --- */
+
+static void flush_done(unsigned long count, void *ctx)
+{
+    struct qmgr_client *cl = ctx;
+
+    cl->flush = NULL;
+    reply_count(cl, count);
+    client_release(cl);
+}
+
+static int req_flush(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", NULL };
+
+    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+        return BAD;
+    cl->busy = 1;
+    cl->flush = qmgr_flush_start(flush_done, cl);
+    return WAITING;
+}
+
+/* --- flush_site --- */
+
+struct site_walk {
+    const char *site;
+    unsigned long count;
+};
+
+static int rcpt_in_site(const struct qindex_rcpt *r, const char *site)
+{
+    const char *at = strrchr(r->address, '@');
+
+    return at != NULL && strcasecmp(at + 1, site) == 0;
+}
+
+static int site_match(const struct qindex_entry *e, void *ctx)
+{
+    struct site_walk *w = ctx;
+
+    if (e->state != QUEUE_INCOMING && e->state != QUEUE_DEFERRED)
+        return 0;
+    if (qmgr_message_is_active(e->queue_id))
+        return 0;
+    for (size_t i = 0; i < e->rcpt_count; i++) {
+        if (rcpt_in_site(&e->rcpts[i], w->site)) {
+            qmgr_scan_priority(e->queue_id);
+            w->count++;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int req_flush_site(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", "site", NULL };
+    struct site_walk walk = { 0 };
+    char why[QINDEX_ERR_MAX];
+    struct qindex *qi;
+
+    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+        return BAD;
+    walk.site = attr_get(&cl->in, "site");
+    if (walk.site[0] == '\0' || strchr(walk.site, '@') != NULL) {
+        reply_error(cl, "site must be a domain name");
+        return HANDLED;
+    }
+    qi = qmgr_index_sync();
+    if (qi == NULL) {
+        reply_error(cl, "the queue index is not available (see the log)");
+        return HANDLED;
+    }
+    if (qindex_walk(qi, site_match, &walk, why, sizeof(why)) < 0) {
+        msg_warn("flush_site %s: %s", walk.site, why);
+        reply_error(cl, why);
+        return HANDLED;
+    }
+    msg_info("flush_site %s: %lu message%s to deliver now", walk.site, walk.count,
+             walk.count == 1 ? "" : "s");
+    reply_count(cl, walk.count);
+    return HANDLED;
+}
+
+/* --- deliver_now --- */
+
+void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_client *cl, int verbose)
+{
+    cl->busy = 1;
+    cl->msg = msg;
+    cl->watching = 1;
+    cl->verbose = verbose;
+    if (verbose)
+        msg->verbose++;
+    cl->next = msg->watchers;
+    msg->watchers = cl;
+}
+
+/* deliver_now on a message qmgr already has. */
+static int deliver_active(struct qmgr_client *cl, struct qmgr_message *msg, int watch,
+                          int verbose)
+{
+    if (msg->withdraw != QMGR_WITHDRAW_NONE) {
+        reply_error(cl, "message is being withdrawn");
+        return HANDLED;
+    }
+    qmgr_message_hurry(msg);
+    reply_ok(cl);
+    if (watch)
+        qmgr_ctl_watch(msg, cl, verbose);
+    qmgr_dispatch();
+    return watch ? WAITING : HANDLED;
+}
+
+/* Where a message is, when qmgr does not have it: a reason to refuse, or NULL. */
+static const char *deliver_where(const char *id, enum queue_state *state, char *buf,
+                                 size_t len)
+{
+    if (queue_find(id, state) < 0)
+        return "no such message";
+    switch (*state) {
+    case QUEUE_HOLD:
+        snprintf(buf, len, "message %s is on hold: release it first with postsuper -H %s",
+                 id, id);
+        return buf;
+    case QUEUE_CORRUPT:
+        snprintf(buf, len, "message %s is in the corrupt queue", id);
+        return buf;
+    case QUEUE_ACTIVE:
+        snprintf(buf, len, "message %s is in active/ but not scheduled by this qmgr", id);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+static int req_deliver_now(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", "queue_id", NULL };
+    static const char *const optional[] = { "watch", "verbose", NULL };
+    char buf[REASON_MAX];
+    const char *id, *why = NULL;
+    struct qmgr_message *msg = NULL;
+    enum queue_state state;
+    int watch, verbose;
+
+    if (attr_check(&cl->in, attrs, optional, NULL, err, errlen) < 0)
+        return BAD;
+    id = attr_get(&cl->in, "queue_id");
+    watch = attr_find(&cl->in, "watch") != NULL;
+    verbose = attr_find(&cl->in, "verbose") != NULL;
+    if (!queue_id_valid(id)) {
+        reply_error(cl, "invalid queue ID");
+        return HANDLED;
+    }
+    /* Twice: the message may move (a scan activates it) while we look. */
+    for (int tries = 0; tries < 2 && msg == NULL; tries++) {
+        struct qmgr_message *have = qmgr_message_find(id);
+
+        if (have != NULL)
+            return deliver_active(cl, have, watch, verbose);
+        why = deliver_where(id, &state, buf, sizeof(buf));
+        if (why != NULL)
+            break;
+        msg = qmgr_message_load(id, state, &why);
+    }
+    if (msg == NULL) {
+        reply_error(cl, why ? why : "no such message");
+        return HANDLED;
+    }
+    msg_info("%s: delivery requested by the operator", id);
+    reply_ok(cl);
+    if (watch)
+        qmgr_ctl_watch(msg, cl, verbose);
+    qmgr_message_route(msg, 1);         /* may complete msg, and so the watch */
+    qmgr_dispatch();
+    return watch ? WAITING : HANDLED;
+}
+
+/* --- withdraw --- */
+
+void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_client *cl)
+{
+    cl->busy = 1;
+    cl->msg = msg;
+    cl->watching = 0;
+    cl->next = msg->withdrawers;
+    msg->withdrawers = cl;
+}
+
+static int parse_action(const char *text, enum qmgr_withdraw *action)
+{
+    if (strcmp(text, QMGR_ACTION_HOLD) == 0)
+        *action = QMGR_WITHDRAW_HOLD;
+    else if (strcmp(text, QMGR_ACTION_DELETE) == 0)
+        *action = QMGR_WITHDRAW_DELETE;
+    else if (strcmp(text, QMGR_ACTION_REQUEUE) == 0)
+        *action = QMGR_WITHDRAW_REQUEUE;
+    else
+        return -1;
+    return 0;
+}
+
+static int req_withdraw(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    static const char *const attrs[] = { "req", "queue_id", "action", NULL };
+    enum qmgr_withdraw action;
+    struct qmgr_message *msg;
+    const char *id;
+
+    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+        return BAD;
+    if (parse_action(attr_get(&cl->in, "action"), &action) < 0) {
+        snprintf(err, errlen, "unknown withdraw action \"%.64s\"",
+                 attr_get(&cl->in, "action"));
+        return BAD;
+    }
+    id = attr_get(&cl->in, "queue_id");
+    msg = queue_id_valid(id) ? qmgr_message_find(id) : NULL;
+    if (msg == NULL) {
+        reply_state(cl, "not_active");
+        return HANDLED;
+    }
+    if (qmgr_message_withdraw(msg, action, cl) < 0) {
+        reply_error(cl, "another withdraw of this message is in progress");
+        return HANDLED;
+    }
+    return cl->busy ? WAITING : HANDLED;
+}
+
+/* --- events from the message --- */
+
+void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,
+                   const char *dsn, const char *relay, const char *reply)
+{
+    for (struct qmgr_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
+        struct evbuffer *out = out_of(cl);
+
+        attr_put_str(out, "event", QMGR_EVENT_RCPT);
+        put_clean(out, "address", address);
+        attr_put_str(out, "status", status);
+        put_clean(out, "dsn", dsn);
+        put_clean(out, "relay", relay);
+        put_clean(out, "reply", reply);
+        attr_put_end(out);
+    }
+}
+
+void qmgr_ctl_trace(struct qmgr_message *msg, const char *line)
+{
+    for (struct qmgr_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
+        struct evbuffer *out = out_of(cl);
+
+        if (!cl->verbose || evbuffer_get_length(out) > WATCH_OUTPUT_MAX)
+            continue;
+        attr_put_str(out, "event", QMGR_EVENT_TRACE);
+        put_clean(out, "line", line);
+        attr_put_end(out);
+    }
+}
+
+void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
+                          const char *withdraw_error)
+{
+    while (msg->watchers != NULL) {
+        struct qmgr_client *cl = msg->watchers;
+        struct evbuffer *out = out_of(cl);
+
+        attr_put_str(out, "event", QMGR_EVENT_DONE);
+        attr_put_str(out, "queue_id", msg->id);
+        attr_put_str(out, "state", state);
+        attr_put_end(out);
+        client_release(cl);
+    }
+    while (msg->withdrawers != NULL) {
+        struct qmgr_client *cl = msg->withdrawers;
+
+        if (withdraw_error != NULL)
+            reply_error(cl, withdraw_error);
+        else
+            reply_state(cl, "done");
+        client_release(cl);
+    }
+    msg->verbose = 0;
+}
+
+/* --- requests --- */
+
+struct request {
+    const char *name;
+    int control;
+    int (*handle)(struct qmgr_client *cl, char *err, size_t errlen);
+};
+
+static const struct request requests[] = {
+    { QMGR_REQ_NEW, 0, req_new },
+    { QMGR_REQ_WAKEUP, 0, req_wakeup },
+    { QMGR_REQ_FLUSH, 1, req_flush },
+    { QMGR_REQ_FLUSH_SITE, 1, req_flush_site },
+    { QMGR_REQ_DELIVER_NOW, 1, req_deliver_now },
+    { QMGR_REQ_WITHDRAW, 1, req_withdraw },
+};
+
+static int client_request(struct qmgr_client *cl, char *err, size_t errlen)
+{
+    const char *req = attr_get(&cl->in, "req");
+
+    if (req == NULL) {
+        snprintf(err, errlen, "request without req attribute");
+        return BAD;
+    }
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        if (strcmp(req, requests[i].name) == 0) {
+            cl->control = requests[i].control;
+            return requests[i].handle(cl, err, errlen);
+        }
+    }
+    cl->control = 1;                /* a tool that may wait for an answer */
+    snprintf(err, errlen, "unknown request \"%.64s\"", req);
+    return BAD;
+}
+
+/* A bad request: control clients get the reason, then the connection ends. */
+static void client_bad(struct qmgr_client *cl, const char *err)
+{
+    msg_warn("%s: protocol error: %s", PROTO_QMGR_SOCKET, err);
+    if (!cl->control) {
+        client_free(cl);
+        return;
+    }
+    reply_error(cl, err);
+    cl->closing = 1;
+    bufferevent_disable(cl->bev, EV_READ);
+    (void)client_maybe_close(cl);
+}
+
+/* Handle what has arrived, one request at a time. */
+static void client_process(struct qmgr_client *cl)
+{
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    char err[ERR_MAX];
+
+    while (!cl->busy && !cl->closing) {
+        int rc = attr_read_evbuffer(in, &cl->in, err, sizeof(err));
+
+        if (rc == 0)
+            break;
+        if (rc > 0) {
+            rc = client_request(cl, err, sizeof(err));
+            attr_msg_reset(&cl->in);
+        }
+        if (rc < 0) {
+            client_bad(cl, err);
+            return;
+        }
+    }
+    (void)client_maybe_close(cl);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    client_process(arg);
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    (void)client_maybe_close(arg);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct qmgr_client *cl = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_ERROR) {
+        client_free(cl);            /* gone: a watch or wait ends with it */
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        cl->eof = 1;
+        (void)client_maybe_close(cl);
+    }
+}
+
+/* Long-running daemons do not count sessions: no server_session_end(). */
+void qmgr_ctl_accept(int fd)
+{
+    struct qmgr_client *cl = xcalloc(1, sizeof(*cl));
+
+    cl->bev = bufferevent_socket_new(qmgr_base(), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (cl->bev == NULL) {
+        msg_warn("cannot create bufferevent for a %s client", PROTO_QMGR_SOCKET);
+        close(fd);
+        xfree(cl);
+        return;
+    }
+    cl->resume = event_new(qmgr_base(), -1, 0, client_resume, cl);
+    if (cl->resume == NULL)
+        msg_fatal("cannot create event");
+    attr_msg_init(&cl->in);
+    bufferevent_setcb(cl->bev, client_read, client_write, client_event, cl);
+    bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+}
