@@ -260,6 +260,11 @@ static int do_open(struct conn *c)
         txn_ended(c);
         return 0;
     }
+    if (cleanup_rewrite(&c->txn, &dsn, &problem) < 0) {
+        reply_error(c, dsn, problem);
+        txn_ended(c);
+        return 0;
+    }
     reply_ok(c, c->txn.queue_id);
     return 0;
 }
@@ -519,6 +524,7 @@ static void cleanup_init(struct event_base *base)
     commit_event = event_new(base, -1, 0, commit_run, NULL);
     if (commit_event == NULL)
         msg_fatal("cannot create the commit event");
+    cleanup_rewrite_init();
     atexit(cleanup_exit);
 }
 
@@ -546,8 +552,14 @@ static const char cleanup_help[] =
     "    Received: (and Message-ID:, Date:, From: when absent), writes the queue\n"
     "    file under tmp/, flushes it, renames it into incoming/, flushes that\n"
     "    directory, and only then answers \"ok\" and tells qmgr. The received\n"
-    "    content is stored byte for byte. Parameters: header_size_limit,\n"
-    "    message_size_limit, myhostname, myorigin, mail_name.\n";
+    "    content is stored byte for byte. The envelope is rewritten first:\n"
+    "    sender_canonical_maps for the sender, recipient_canonical_maps then\n"
+    "    virtual_alias_maps for each recipient, duplicates removed; a table that\n"
+    "    cannot be read refuses the message with 4.3.0 (the client retries).\n"
+    "    Parameters: header_size_limit, message_size_limit, myhostname, myorigin,\n"
+    "    mail_name, sender_canonical_maps, recipient_canonical_maps,\n"
+    "    virtual_alias_maps, recipient_delimiter, virtual_alias_expansion_limit,\n"
+    "    virtual_alias_recursion_limit.\n";
 
 static const struct server_def cleanup_server = {
     .name = "cleanup",

@@ -5,7 +5,8 @@
  * speaks the cleanup protocol of mail_proto.h over private/cleanup; each
  * connection carries one transaction at a time (struct cleanup_txn):
  *
- *   open   create tmp/<pid>.<n>, assign the queue ID        (cleanup_file.c)
+ *   open   create tmp/<pid>.<n>, assign the queue ID        (cleanup_file.c),
+ *          rewrite sender and recipients                     (cleanup_rewrite.c)
  *   data   buffer the header block until it ends, then write envelope,
  *          added headers and the content byte for byte      (cleanup_headers.c)
  *   close  finish + fsync, rename into incoming/, fsync the leaf directory,
@@ -27,6 +28,7 @@
 #include "attr.h"
 #include "queue_dir.h"
 #include "queue_file.h"
+#include "rewrite.h"
 
 /* The longest Message-ID value kept for the I record (RFC 5322 line limit). */
 #define CLEANUP_MSGID_MAX 998
@@ -38,6 +40,8 @@
 #define CLEANUP_DSN_TEMP "4.3.0"
 #define CLEANUP_DSN_SIZE "5.3.4"
 #define CLEANUP_DSN_INVALID "5.5.4"
+#define CLEANUP_DSN_CONFIG "4.3.5"
+#define CLEANUP_DSN_TOO_MANY "4.5.3"
 #define CLEANUP_REASON_WRITE "queue file write error"
 #define CLEANUP_REASON_SIZE "message file too big"
 
@@ -58,7 +62,10 @@ struct cleanup_txn {
     char queue_id[QUEUE_ID_MAX + 1];
     struct timeval arrival;
     struct attr_msg env;        /* the open request: envelope strings */
-    struct qf_rcpt *rcpts;      /* points into env; reused */
+    /* After address rewriting (cleanup_rewrite.c): what the file gets. */
+    char *rw_sender;
+    struct rewrite_list rw_rcpts;
+    struct qf_rcpt *rcpts;      /* points into rw_rcpts; reused */
     size_t rcpt_cap;
     /* Failure: set once; the reply carries them at close. */
     const char *fail_dsn;
@@ -140,6 +147,18 @@ void cleanup_txn_unqueue(struct cleanup_txn *txn);
 void cleanup_txn_reset(struct cleanup_txn *txn);
 /* Buffered write of content bytes; a write error fails the transaction. */
 void cleanup_file_write(struct cleanup_txn *txn, const void *data, size_t len);
+
+/* --- cleanup_rewrite.c --- */
+
+/* Open the rewriting tables (fatal when one cannot be opened). */
+void cleanup_rewrite_init(void);
+/*
+ * Rewrite the envelope of a transaction just opened (txn->env) into
+ * txn->rw_sender and txn->rw_rcpts. 0 ok; -1 with *dsn and *reason (static
+ * text for the client; the details are logged): the caller refuses the
+ * transaction.
+ */
+int cleanup_rewrite(struct cleanup_txn *txn, const char **dsn, const char **reason);
 
 /* --- cleanup_qmgr.c --- */
 

@@ -33,6 +33,7 @@ void cleanup_txn_init(struct cleanup_txn *txn)
     memset(txn, 0, sizeof(*txn));
     txn->fd = -1;
     attr_msg_init(&txn->env);
+    rewrite_list_init(&txn->rw_rcpts);
 }
 
 /* Close and unlink the temporary file, if any (tmp_path set: it exists). */
@@ -50,6 +51,8 @@ void cleanup_txn_reset(struct cleanup_txn *txn)
 {
     file_discard(txn);
     attr_msg_reset(&txn->env);
+    txn->rw_sender = xfree(txn->rw_sender);
+    rewrite_list_reset(&txn->rw_rcpts);
     txn->active = 0;
     txn->tmp_path[0] = '\0';
     txn->final_path[0] = '\0';
@@ -70,6 +73,7 @@ void cleanup_txn_release(struct cleanup_txn *txn)
 {
     cleanup_txn_reset(txn);
     attr_msg_free(&txn->env);
+    rewrite_list_free(&txn->rw_rcpts);
     txn->rcpts = xfree(txn->rcpts);
     txn->rcpt_cap = 0;
     txn->hdr = xfree(txn->hdr);
@@ -187,18 +191,19 @@ void cleanup_file_write(struct cleanup_txn *txn, const void *data, size_t len)
 
 /* --- the header block --- */
 
-/* Write the envelope records; the I record gets the Message-ID. */
+/* Write the envelope records (sender and recipients as rewritten); the I
+ * record gets the Message-ID. */
 static int write_envelope(struct cleanup_txn *txn, const char *message_id)
 {
     struct queue_file env;
-    size_t n = attr_count(&txn->env, "rcpt");
+    size_t n = txn->rw_rcpts.count;
     char err[QF_ERR_MAX];
 
     memset(&env, 0, sizeof(env));
     env.version = QUEUE_FILE_VERSION;
     env.arrival = txn->arrival;
     /* queue_file_write_envelope() only reads these; the casts drop const. */
-    env.sender = (char *)attr_get(&txn->env, "sender");
+    env.sender = txn->rw_sender;
     env.client_name = (char *)attr_get(&txn->env, "client_name");
     env.client_addr = (char *)attr_get(&txn->env, "client_addr");
     env.helo = (char *)attr_get(&txn->env, "helo");
@@ -208,7 +213,7 @@ static int write_envelope(struct cleanup_txn *txn, const char *message_id)
     txn->rcpts = xgrow(txn->rcpts, &txn->rcpt_cap, n, sizeof(*txn->rcpts));
     for (size_t i = 0; i < n; i++) {
         memset(&txn->rcpts[i], 0, sizeof(txn->rcpts[i]));
-        txn->rcpts[i].address = attr_find_nth(&txn->env, "rcpt", i)->value;
+        txn->rcpts[i].address = txn->rw_rcpts.addrs[i];
         txn->rcpts[i].state = QF_RCPT_PENDING;
     }
     env.rcpts = txn->rcpts;

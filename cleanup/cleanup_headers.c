@@ -225,7 +225,8 @@ void cleanup_header_make_msgid(const struct cleanup_txn *txn, struct cleanup_hdr
 void cleanup_header_add(struct cleanup_txn *txn, const struct cleanup_hdr_info *info)
 {
     const char *date = rfc5322_date(txn->arrival.tv_sec);
-    const char *sender = attr_get(&txn->env, "sender");
+    /* An added From: shows the sender as rewritten (sender_canonical_maps). */
+    const char *sender = txn->rw_sender ? txn->rw_sender : attr_get(&txn->env, "sender");
 
     add_received(txn, date);
     if (!info->has_message_id) {

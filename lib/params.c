@@ -150,7 +150,7 @@ const struct param_def param_table[] = {
     STR("mynetworks", "127.0.0.0/8 [::1]/128", var_mynetworks,
         "Clients allowed to relay anywhere: addresses and networks, separated by commas or spaces."),
     STR("relay_domains", "", var_relay_domains,
-        "Recipient domains accepted from any client (subdomains are not included)."),
+        "Recipient domains accepted from any client: names or tables; subdomains too when parent_domain_matches_subdomains lists relay_domains (the default)."),
     NUM("smtpd_hard_error_limit", "20", 1, 1000, var_smtpd_hard_error_limit,
         "Errors in one session after which smtpd says 421 and disconnects."),
     SIZE("header_size_limit", "102400", 1024, 10485760, var_header_size_limit,

@@ -92,13 +92,17 @@ static const char smtpd_help[] =
     "    Serves SMTP sessions on the listeners master passes it, many at once in\n"
     "    one event loop: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, HELP, VRFY\n"
     "    (disabled), with PIPELINING, SIZE, 8BITMIME and ENHANCEDSTATUSCODES.\n"
-    "    Clients in mynetworks may relay anywhere; others only to relay_domains\n"
-    "    (554 5.7.1). Content goes to cleanup as it arrives; \"250 2.0.0 Ok: queued\n"
-    "    as ID\" is sent only after cleanup reports the queue file durable. Only\n"
-    "    <CR><LF>.<CR><LF> ends DATA; a bare CR or LF in the content rejects the\n"
-    "    message (550 5.5.2). Parameters: smtpd_banner, smtpd_timeout,\n"
+    "    Clients in mynetworks (networks, or tables such as cidr:FILE) may relay\n"
+    "    anywhere; others only to relay_domains (domains, .subdomains, tables;\n"
+    "    subdomains too when parent_domain_matches_subdomains lists relay_domains)\n"
+    "    (554 5.7.1; 451 4.3.0 when a table cannot be read). Content goes to\n"
+    "    cleanup as it arrives; \"250 2.0.0 Ok: queued as ID\" is sent only after\n"
+    "    cleanup reports the queue file durable. Only <CR><LF>.<CR><LF> ends\n"
+    "    DATA; a bare CR or LF in the content rejects the message (550 5.5.2).\n"
+    "    Parameters: smtpd_banner, smtpd_timeout,\n"
     "    message_size_limit, smtpd_recipient_limit, smtpd_line_limit,\n"
-    "    smtpd_hard_error_limit, mynetworks, relay_domains (docs/configuration.md).\n";
+    "    smtpd_hard_error_limit, mynetworks, relay_domains,\n"
+    "    parent_domain_matches_subdomains (docs/configuration.md).\n";
 
 static const struct server_def smtpd_def = {
     .name = "smtpd",

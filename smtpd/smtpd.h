@@ -154,7 +154,8 @@ void smtpd_transaction_reset(struct smtpd_session *s);
 
 /* ---- smtpd_policy.c ---- */
 void smtpd_policy_init(void);
-/* 1 when the client may relay to `rcpt`, else 0. */
+/* 1 when the client may relay to `rcpt`, 0 when not, -1 when a mynetworks or
+ * relay_domains table could not be read (answer 451 4.3.0). */
 int smtpd_policy_relay_ok(const struct smtpd_session *s, const char *rcpt);
 /* 1 when a declared SIZE is acceptable. */
 int smtpd_policy_size_ok(uint64_t size);

@@ -115,8 +115,17 @@ static void cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
         return;
     }
-    if (!smtpd_policy_relay_ok(s, cmd->addr)) {
+    switch (smtpd_policy_relay_ok(s, cmd->addr)) {
+    case 1:
+        break;
+    case 0:
         snprintf(reply, sizeof(reply), "554 5.7.1 <%s>: Relay access denied", cmd->addr);
+        smtpd_reply(s, "%s", reply);
+        smtpd_log_reject(s, "RCPT", reply, NULL, cmd->addr);
+        return;
+    default:
+        snprintf(reply, sizeof(reply), "451 4.3.0 <%s>: Server configuration problem",
+                 cmd->addr);
         smtpd_reply(s, "%s", reply);
         smtpd_log_reject(s, "RCPT", reply, NULL, cmd->addr);
         return;

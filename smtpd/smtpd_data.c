@@ -55,12 +55,12 @@ static void data_end_transaction(struct smtpd_session *s)
     smtpd_session_resume(s);
 }
 
-/* A permanent enhanced status code "5.d{1,3}.d{1,3}". */
-static int dsn_permanent(const char *dsn)
+/* An enhanced status code "C.d{1,3}.d{1,3}" of class C. */
+static int dsn_valid(const char *dsn, char class)
 {
     int dots = 0, digits = 0;
 
-    if (dsn == NULL || dsn[0] != '5' || dsn[1] != '.')
+    if (dsn == NULL || dsn[0] != class || dsn[1] != '.')
         return 0;
     for (const char *p = dsn + 2; *p; p++) {
         if (*p >= '0' && *p <= '9') {
@@ -76,8 +76,17 @@ static int dsn_permanent(const char *dsn)
     return dots == 1 && digits > 0;
 }
 
-/* Reply for a cleanup error: its 5.x.x code when it gave one, else 451. */
-static void reply_cleanup_error(struct smtpd_session *s, const char *dsn, const char *reason)
+static int dsn_permanent(const char *dsn)
+{
+    return dsn_valid(dsn, '5');
+}
+
+/* Reply for a cleanup error: its 5.x.x code when it gave one; for a 4.x.x
+ * code other than the generic 4.3.0, with a reason, "451 4.x.x Error:
+ * reason" (452 for 4.5.3, too many recipients); else "451 4.3.0 Error:
+ * queue file write error" (cleanup logs the details). */
+static void reply_cleanup_error(struct smtpd_session *s, const char *verb, const char *dsn,
+                                const char *reason)
 {
     char reply[512];
 
@@ -86,10 +95,14 @@ static void reply_cleanup_error(struct smtpd_session *s, const char *dsn, const 
     else if (dsn_permanent(dsn))
         snprintf(reply, sizeof(reply), "554 %s Error: %.300s", dsn,
                  reason && *reason ? reason : "message rejected");
+    else if (dsn_valid(dsn, '4') && strcmp(dsn, "4.3.0") != 0 && reason != NULL
+             && *reason != '\0')
+        snprintf(reply, sizeof(reply), "%s %s Error: %.300s",
+                 strcmp(dsn, "4.5.3") == 0 ? "452" : "451", dsn, reason);
     else
         snprintf(reply, sizeof(reply), "%s", reply_write_error);
     smtpd_reply(s, "%s", reply);
-    smtpd_log_reject(s, "END-OF-MESSAGE", reply, NULL, NULL);
+    smtpd_log_reject(s, verb, reply, NULL, NULL);
 }
 
 void smtpd_data_begin(struct smtpd_session *s)
@@ -122,12 +135,7 @@ void smtpd_data_opened(struct smtpd_session *s, const char *queue_id)
 void smtpd_data_open_failed(struct smtpd_session *s, const char *dsn, const char *reason)
 {
     msg_warn("%s: cannot start a queue file: %s", s->namaddr, reason ? reason : "unknown error");
-    if (dsn_permanent(dsn)) {
-        reply_cleanup_error(s, dsn, reason);
-    } else {
-        smtpd_reply(s, "%s", reply_write_error);
-        smtpd_log_reject(s, "DATA", reply_write_error, NULL, NULL);
-    }
+    reply_cleanup_error(s, "DATA", dsn, reason);
     data_end_transaction(s);
 }
 
@@ -211,7 +219,7 @@ void smtpd_data_finished(struct smtpd_session *s, int ok, const char *queue_id,
     } else {
         msg_warn("%s: %s: queue file not completed: %s", s->queue_id, s->namaddr,
                  reason ? reason : "unknown error");
-        reply_cleanup_error(s, dsn, reason);
+        reply_cleanup_error(s, "END-OF-MESSAGE", dsn, reason);
     }
     data_end_transaction(s);
 }

@@ -652,8 +652,11 @@ def test_relay_denied(make_smtpd):
     c.start("EHLO h.example")
     assert c.cmd("MAIL FROM:<s@example.com>") == "250 2.1.0 Ok"
     assert c.cmd("RCPT TO:<r@example.com>") == "554 5.7.1 <r@example.com>: Relay access denied"
-    assert c.cmd("RCPT TO:<r@sub.example.net>") == \
-        "554 5.7.1 <r@sub.example.net>: Relay access denied"
+    assert c.cmd("RCPT TO:<r@notexample.net>") == \
+        "554 5.7.1 <r@notexample.net>: Relay access denied"
+    # Postfix's default parent_domain_matches_subdomains lists relay_domains:
+    # a listed domain covers its subdomains (test_rewrite.py checks the other way).
+    assert c.cmd("RCPT TO:<r@sub.example.net>") == "250 2.1.5 Ok"
     assert c.cmd("RCPT TO:<postmaster>") == "554 5.7.1 <postmaster>: Relay access denied"
     assert c.cmd("RCPT TO:<r@EXAMPLE.net>") == "250 2.1.5 Ok"
     assert c.cmd("RCPT TO:<r@example.org>") == "250 2.1.5 Ok"
