@@ -19,12 +19,21 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include <event2/event.h>
+
 #include "msg.h"
+#include "params.h"
 #include "server.h"
 #include "sock.h"
 #include "smtpd.h"
 
 static struct smtpd_session *sessions;
+static int grace_over;
+
+int smtpd_grace_over(void)
+{
+    return grace_over;
+}
 
 static void smtpd_list_add(struct smtpd_session *s)
 {
@@ -70,15 +79,36 @@ static void smtpd_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
 }
 
 /* A graceful stop: idle sessions are told 421 now, busy ones finish. */
-static void smtpd_stop(void)
+/* Near the end of the grace period: idle sessions are told 421 and closed. */
+static void stop_idle_sessions(evutil_socket_t fd, short what, void *arg)
 {
     struct smtpd_session *s = sessions, *next;
 
+    (void)fd;
+    (void)what;
+    (void)arg;
+    grace_over = 1;
     while (s != NULL) {
         next = s->next;
         smtpd_session_stop(s);
         s = next;
     }
+}
+
+/*
+ * A graceful stop (master's SIGTERM on reload or shutdown): no new clients;
+ * sessions in progress go on, as in Postfix, so that a client that connected
+ * just before a reload is served. The process exits when the last session
+ * ends; a second before shutdown_timeout, sessions still idle between
+ * transactions get "421 4.3.2" (a transaction in progress is finished first).
+ */
+static void smtpd_stop(void)
+{
+    static struct event *grace_timer;
+    struct timeval tv = { var_shutdown_timeout > 1 ? var_shutdown_timeout - 1 : 0, 0 };
+
+    grace_timer = evtimer_new(server_event_base(), stop_idle_sessions, NULL);
+    evtimer_add(grace_timer, &tv);
 }
 
 static const char smtpd_help[] =

@@ -202,4 +202,7 @@ void smtpd_log_reject(const struct smtpd_session *s, const char *verb, const cha
 /* Log "disconnect from name[addr] ehlo=1 ... commands=N". */
 void smtpd_log_disconnect(const struct smtpd_session *s);
 
+/* After a stop's grace period: idle sessions are closed with 421 (smtpd.c). */
+int smtpd_grace_over(void);
+
 #endif

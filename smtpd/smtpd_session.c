@@ -238,7 +238,7 @@ static void process_commands(struct smtpd_session *s)
     while (s->state == SMTPD_ST_CMD) {
         if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTPD_OUTPUT_HIGH)
             break;  /* the client is not reading replies; resume on write */
-        if (server_stopping() && !smtpd_session_in_transaction(s)) {
+        if (smtpd_grace_over() && !smtpd_session_in_transaction(s)) {
             smtpd_reply(s, "421 4.3.2 %s Service shutting down", var_myhostname);
             smtpd_session_close(s);
             break;
