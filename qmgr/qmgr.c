@@ -73,6 +73,7 @@ static void qmgr_init(struct event_base *event_base)
     qmgr_scan_init();
     qmgr_message_recover();
     qmgr_index_init();
+    qmgr_route_init();
     run_timer = event_new(base, -1, EV_PERSIST, queue_run, NULL);
     if (run_timer == NULL)
         msg_fatal("cannot create event");
@@ -107,7 +108,12 @@ static const char qmgr_help[] =
     "    Keeps the queue index (queue_directory/index) current for postqueue and\n"
     "    postsuper, and serves their requests on private/qmgr: flush, flush_site,\n"
     "    deliver_now (optionally watching the attempt) and withdraw.\n"
-    "    Parameters: relayhost, minimal_backoff_time, maximal_backoff_time,\n"
+    "    Routes each recipient (lib/route): transport_maps (smtp:nexthop,\n"
+    "    error:, discard:, hold:), sender_dependent_relayhost_maps, relayhost,\n"
+    "    else the recipient domain (smtp resolves its MX hosts). A routing\n"
+    "    configuration that cannot be loaded defers mail (4.3.5) until fixed.\n"
+    "    Parameters: relayhost, transport_maps, sender_dependent_relayhost_maps,\n"
+    "    minimal_backoff_time, maximal_backoff_time,\n"
     "    queue_run_delay, maximal_queue_lifetime, qmgr_message_active_limit,\n"
     "    default_destination_concurrency_limit, qmgr_delivery_concurrency,\n"
     "    queue_index_map_size.\n";

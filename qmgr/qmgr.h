@@ -17,9 +17,13 @@
  *                   the active limit allows. Also the flush walk and the
  *                   priority list of flush_site.
  *   qmgr_message.c  a message in active/: activation (rename, read,
- *                   corrupt handling), routing into delivery jobs, recording
+ *                   corrupt handling), routing into delivery jobs and the
+ *                   error/discard/hold transports, recording
  *                   recipient results in the file, completion (remove or
  *                   defer with back-off) and the set of active IDs.
+ *   qmgr_route.c    the routing tables (lib/route.h): loaded at start-up,
+ *                   a broken configuration defers mail (4.3.5) and is
+ *                   retried.
  *   qmgr_dest.c     per-next-hop queues of jobs, concurrency limits and the
  *                   round-robin dispatcher.
  *   qmgr_deliver.c  connections to private/smtp: one request at a time per
@@ -90,6 +94,7 @@ struct qmgr_message {
     struct qmgr_client *withdrawers;    /* withdraw requests waiting */
     enum qmgr_withdraw withdraw;        /* set once a withdraw began */
     unsigned verbose;           /* watchers that asked for the SMTP trace */
+    int held;                   /* routing moved it to hold/ (hold: transport) */
 };
 
 /* Results the delivery agent reports for one recipient. */
@@ -143,6 +148,18 @@ void qmgr_message_job_done(struct qmgr_message *msg);
 /* Next attempt time for a message that arrived at `arrival` (exposed for tests). */
 time_t qmgr_next_attempt(time_t now, time_t arrival);
 
+/* --- qmgr_route.c --- */
+
+struct route_result;
+
+/* Load the routing configuration (failure: logged, mail deferred, retried). */
+void qmgr_route_init(void);
+/*
+ * The route of one recipient (route_resolve()), or ROUTE_DEFER with 4.3.5
+ * while the routing configuration cannot be loaded.
+ */
+int qmgr_route(const char *rcpt, const char *sender, struct route_result *res);
+
 /* --- qmgr_dest.c --- */
 
 struct qmgr_dest;
@@ -173,7 +190,11 @@ struct qmgr_job {
 /* Most recipients in one delivery request (keeps requests under attr limits). */
 #define QMGR_RCPT_PER_JOB 1000
 
-/* A new, empty job of msg for nexthop (counted in msg->jobs_left). */
+/*
+ * A new, empty job of msg for nexthop (counted in msg->jobs_left). Jobs
+ * exist for the smtp transport only (error, discard and hold are settled
+ * by qmgr itself), so a destination is keyed by its next hop alone.
+ */
 struct qmgr_job *qmgr_job_new(struct qmgr_message *msg, const char *nexthop);
 void qmgr_job_add_rcpt(struct qmgr_job *job, size_t index);
 /* Queue a filled job on its destination (does not start it). */

@@ -5,7 +5,19 @@
  * Life of a message:
  *   1. activate: rename incoming/ or deferred/ -> active/, open O_RDWR, read
  *      the envelope. A file that cannot be opened or parsed goes to
- *      corrupt/. Pending (P) recipients are grouped by next hop into jobs.
+ *      corrupt/. Each pending (P) recipient is routed (lib/route.h, through
+ *      qmgr_route.c), then:
+ *        smtp     grouped by next hop into jobs (at most QMGR_RCPT_PER_JOB
+ *                 recipients each) for the smtp agent;
+ *        error    5.x.x: marked bounced; 4.x.x: deferred with that text;
+ *        discard  marked delivered, logged "status=sent (discarded: text)";
+ *        hold     the whole message goes to hold/ before anything else is
+ *                 done ("QID: hold: text"); released, it is routed again
+ *                 (and held again while transport_maps says so);
+ *        (no decision: a table could not be read, the configuration is
+ *        broken) deferred with route's dsn and text.
+ *      Routing is decided for every recipient first, so a hold leaves the
+ *      message untouched.
  *   2. results: each recipient result is written to the file at once:
  *      sent -> mark D, bounced -> mark B, deferred -> append a D record (or,
  *      past maximal_queue_lifetime, mark B: the message expired). Nothing
@@ -49,6 +61,7 @@
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
+#include "route.h"
 
 static struct qmgr_hash *active_set;
 
@@ -133,6 +146,34 @@ static void lifetime_text(char *buf, size_t len)
 
 /* --- recording results --- */
 
+static const char *fmt_delay(double v, char *buf, size_t len)
+{
+    if (v < 0.005)
+        snprintf(buf, len, "0");
+    else
+        snprintf(buf, len, "%.2f", v);
+    return buf;
+}
+
+/*
+ * A result qmgr decided itself (no delivery agent involved): the same
+ * fields as the agent's delivery line, relay=none, all the delay in "a".
+ */
+static void log_result(const struct qmgr_message *msg, const char *rcpt, const char *relay,
+                       const char *dsn, const char *status, const char *text)
+{
+    struct timespec now;
+    double delay;
+    char d[32];
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    delay = (double)(now.tv_sec - msg->qf.arrival.tv_sec)
+            + (double)(now.tv_nsec / 1000 - msg->qf.arrival.tv_usec) / 1e6;
+    fmt_delay(delay > 0 ? delay : 0, d, sizeof(d));
+    msg_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/0/0/0, dsn=%s, status=%s (%s)",
+             msg->id, rcpt, relay, d, d, dsn, status, text);
+}
+
 static void mark(struct qmgr_message *msg, size_t index, enum qf_rcpt_state state)
 {
     if (queue_file_mark(msg->fd, &msg->qf.rcpts[index], state) < 0)
@@ -161,8 +202,7 @@ static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
         return;
     }
     if (log_it)
-        msg_info("%s: to=<%s>, relay=%s, dsn=%s, status=deferred (%s)", msg->id,
-                 rcpt->address, relay, dsn, reason);
+        log_result(msg, rcpt->address, relay, dsn, "deferred", reason);
     if (queue_file_append_delay(msg->fd, index, now, dsn, reason) < 0)
         msg_warn("%s: cannot append delay record for recipient %zu: %s", msg->id,
                  index, strerror(errno));
@@ -324,7 +364,11 @@ static void message_complete(struct qmgr_message *msg)
     int requeue = 0;
     char id[QUEUE_ID_MAX + 1];
 
-    if (!has_pending(msg)) {
+    if (msg->held) {
+        state = "hold";             /* already moved by route_message() */
+        if (msg->withdraw != QMGR_WITHDRAW_NONE)
+            withdraw_error = "the message was put on hold by transport_maps";
+    } else if (!has_pending(msg)) {
         state = all_bounced(msg) ? "bounced" : "removed";
         remove_file(msg);
         if (msg->withdraw != QMGR_WITHDRAW_NONE)
@@ -359,32 +403,14 @@ void qmgr_message_job_done(struct qmgr_message *msg)
 
 /* --- routing --- */
 
-/*
- * The next hop of a recipient into buf: relayhost when set, otherwise the
- * recipient's domain in lower case (MX routing is a later issue; the smtp
- * client resolves the name). -1 when there is no domain.
- */
-static int route(const char *address, char *buf, size_t len)
-{
-    const char *at;
-    size_t n;
-
-    if (var_relayhost[0] != '\0') {
-        snprintf(buf, len, "%s", var_relayhost);
-        return 0;
-    }
-    at = strrchr(address, '@');
-    if (at == NULL || at[1] == '\0')
-        return -1;
-    n = strlen(at + 1);
-    if (n >= len)
-        return -1;
-    for (size_t i = 0; i <= n; i++) {
-        char c = at[1 + i];
-        buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    return 0;
-}
+/* One recipient's route, kept between the two passes of route_message(). */
+struct decision {
+    int status;                     /* ROUTE_OK or ROUTE_DEFER */
+    enum route_transport transport;
+    char dsn[16];
+    char *nexthop;                  /* smtp */
+    char *text;                     /* error, discard, hold, defer */
+};
 
 static void enqueue_job(void *value)
 {
@@ -396,34 +422,121 @@ static void enqueue_urgent(void *value)
     qmgr_job_urgent(value);
 }
 
-/* Group the pending recipients by next hop into jobs and queue them. */
-static void route_message(struct qmgr_message *msg, int urgent)
+/* Route every pending recipient; returns the index of one routed to hold, or -1. */
+static long decide(struct qmgr_message *msg, struct decision *dec)
+{
+    struct route_result *res = xmalloc(sizeof(*res));
+    long hold = -1;
+
+    for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+        if (msg->qf.rcpts[i].state != QF_RCPT_PENDING)
+            continue;
+        qmgr_route(msg->qf.rcpts[i].address, msg->qf.sender, res);
+        dec[i].status = res->status;
+        dec[i].transport = res->transport;
+        snprintf(dec[i].dsn, sizeof(dec[i].dsn), "%s", res->dsn);
+        dec[i].text = xstrdup(res->text);
+        if (res->status == ROUTE_OK && res->transport == ROUTE_TRANSPORT_SMTP)
+            dec[i].nexthop = xstrdup(res->nexthop);
+        if (res->status == ROUTE_OK && res->transport == ROUTE_TRANSPORT_HOLD && hold < 0)
+            hold = (long)i;
+        msg_debug("%s: to=<%s>: route %s nexthop=%s dsn=%s text=%s", msg->id,
+                  msg->qf.rcpts[i].address,
+                  res->status == ROUTE_OK ? route_transport_name(res->transport) : "defer",
+                  res->nexthop, res->dsn, res->text);
+    }
+    xfree(res);
+    return hold;
+}
+
+/* transport hold: the message goes to hold/ as it is. */
+static void hold_message(struct qmgr_message *msg, size_t index, const char *text)
+{
+    sync_file(msg);
+    if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_HOLD) < 0) {
+        msg_warn("%s: cannot move from active to hold: %s: deferred instead", msg->id,
+                 strerror(errno));
+        return;
+    }
+    msg->held = 1;
+    qmgr_index_put(msg->id, QUEUE_HOLD, 0, &msg->qf);
+    if (text[0] != '\0')
+        msg_info("%s: hold: %s", msg->id, text);
+    else
+        msg_info("%s: hold: by transport_maps for <%s>", msg->id,
+                 msg->qf.rcpts[index].address);
+}
+
+/* error, discard, or no decision: settled here, without a delivery agent. */
+static void settle(struct qmgr_message *msg, size_t i, const struct decision *dec)
+{
+    const char *rcpt = msg->qf.rcpts[i].address;
+    char text[ROUTE_TEXT_MAX + 16];
+
+    if (dec->status != ROUTE_OK) {
+        defer_rcpt(msg, i, dec->dsn, "none", dec->text, 1);
+        return;
+    }
+    if (dec->transport == ROUTE_TRANSPORT_DISCARD) {
+        snprintf(text, sizeof(text), "discarded%s%s", dec->text[0] ? ": " : "", dec->text);
+        log_result(msg, rcpt, "none", "2.0.0", "sent", text);
+        qmgr_message_rcpt_result(msg, i, QMGR_SENT, "2.0.0", "none", text);
+        return;
+    }
+    if (dec->dsn[0] == '4') {
+        defer_rcpt(msg, i, dec->dsn, "none", dec->text, 1);
+        return;
+    }
+    log_result(msg, rcpt, "none", dec->dsn, "bounced", dec->text);
+    qmgr_message_rcpt_result(msg, i, QMGR_BOUNCED, dec->dsn, "none", dec->text);
+}
+
+/* Queue the smtp recipients as jobs, one per next hop (and per 1000). */
+static void make_jobs(struct qmgr_message *msg, const struct decision *dec, int urgent)
 {
     struct qmgr_hash *groups = qmgr_hash_create();
-    char nexthop[QF_VALUE_MAX + 1];
 
     for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
         struct qmgr_job *job;
 
-        if (msg->qf.rcpts[i].state != QF_RCPT_PENDING)
+        if (dec[i].nexthop == NULL || msg->qf.rcpts[i].state != QF_RCPT_PENDING)
             continue;
-        if (route(msg->qf.rcpts[i].address, nexthop, sizeof(nexthop)) < 0) {
-            defer_rcpt(msg, i, "4.3.5", "none",
-                       "recipient has no domain and relayhost is empty", 1);
-            continue;
-        }
-        job = qmgr_hash_find(groups, nexthop);
+        job = qmgr_hash_find(groups, dec[i].nexthop);
         if (job == NULL) {
-            job = qmgr_job_new(msg, nexthop);
-            qmgr_hash_insert(groups, nexthop, job);
+            job = qmgr_job_new(msg, dec[i].nexthop);
+            qmgr_hash_insert(groups, dec[i].nexthop, job);
         }
         qmgr_job_add_rcpt(job, i);
         if (job->count >= QMGR_RCPT_PER_JOB) {
-            qmgr_hash_remove(groups, nexthop);
+            qmgr_hash_remove(groups, dec[i].nexthop);
             (urgent ? enqueue_urgent : enqueue_job)(job);
         }
     }
     qmgr_hash_free(groups, urgent ? enqueue_urgent : enqueue_job);
+}
+
+/* Route the pending recipients and act on the decisions. */
+static void route_message(struct qmgr_message *msg, int urgent)
+{
+    struct decision *dec = xcalloc(msg->qf.rcpt_count ? msg->qf.rcpt_count : 1, sizeof(*dec));
+    long hold = decide(msg, dec);
+
+    if (hold >= 0) {
+        /* On hold, or (the move failed) deferred as it is: nothing is settled. */
+        hold_message(msg, (size_t)hold, dec[hold].text);
+    } else {
+        for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+            if (msg->qf.rcpts[i].state == QF_RCPT_PENDING && dec[i].nexthop == NULL
+                && dec[i].text != NULL)
+                settle(msg, i, &dec[i]);
+        }
+        make_jobs(msg, dec, urgent);
+    }
+    for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
+        xfree(dec[i].nexthop);
+        xfree(dec[i].text);
+    }
+    xfree(dec);
 }
 
 /* --- activation --- */

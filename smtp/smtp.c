@@ -582,18 +582,25 @@ static const char smtp_help[] =
     "\n"
     "DESCRIPTION\n"
     "    Delivers the messages qmgr hands it over private/smtp, many at once in\n"
-    "    one event loop: resolves the next hop ([host]:port without MX lookup),\n"
-    "    speaks SMTP with client-side pipelining, streams the content from the\n"
+    "    one event loop: resolves the next hop (host[:port]: its MX hosts in\n"
+    "    preference order, or the host itself when it has no MX; [host]:port:\n"
+    "    that host, no MX lookup) with asynchronous DNS that never trusts an\n"
+    "    answer past its TTL, skips MX hosts that are this host (loop detection:\n"
+    "    myhostname, local interfaces, proxy_interfaces), bounces mail for a\n"
+    "    domain with a null MX or that does not exist, tries each address in\n"
+    "    turn, speaks SMTP with client-side pipelining, streams the content from the\n"
     "    queue file with dot-stuffing, reuses connections for the next message\n"
     "    to the same next hop, and reports each recipient's outcome (sent,\n"
     "    deferred, bounced) with the server's reply. Logs one line per recipient\n"
     "    per attempt. Parameters: smtp_helo_name, smtp_*_timeout,\n"
-    "    smtp_connection_cache_time_limit, smtp_connection_reuse_time_limit.\n";
+    "    smtp_connection_cache_time_limit, smtp_connection_reuse_time_limit,\n"
+    "    dns_servers, dns_timeout, dns_tries, myhostname, proxy_interfaces.\n";
 
 int main(int argc, char **argv)
 {
     static const struct server_def def = {
         .name = "smtp",
+        .init = smtp_connect_init,
         .accept = smtp_accept,
         .stop = smtp_stop,
         .help = smtp_help,

@@ -7,8 +7,10 @@
  *
  *   smtp.c          main(), qmgr connections, requests, the per-recipient
  *                   results (log line + event=rcpt), event=done
- *   smtp_connect.c  nexthop parsing, asynchronous resolution (evdns),
- *                   non-blocking connects, trying each address in turn
+ *   smtp_connect.c  nexthop parsing, resolution (mx_resolve.c: MX hosts,
+ *                   addresses, loop detection, on lib/dns), non-blocking
+ *                   connects, trying each address in turn
+ *   mx_resolve.c    next hop -> addresses to try (shared with postroute)
  *   smtp_session.c  the SMTP client state machine on one connection
  *   smtp_cache.c    idle sessions kept for reuse, keyed by nexthop
  *   smtp_content.c  streaming the message from the queue file, dot-stuffed
@@ -112,6 +114,13 @@ double smtp_elapsed(const struct timeval *from, const struct timeval *to);
 /* ---- smtp_connect.c ---- */
 
 /*
+ * Start the resolver (lib/dns with dns_servers, dns_timeout, dns_tries)
+ * and loop detection (myhostname, interfaces, proxy_interfaces) on base.
+ * A failure is logged; deliveries that need DNS are then deferred (4.3.5).
+ */
+void smtp_connect_init(struct event_base *base);
+
+/*
  * Split a nexthop into host and port. Accepted: "[host]:port", "[host]",
  * "[1.2.3.4]:port", "[::1]:port", "host:port", "host". *no_mx is 1 for the
  * bracketed forms. Returns 0, or -1 with err filled.
@@ -119,11 +128,13 @@ double smtp_elapsed(const struct timeval *from, const struct timeval *to);
 int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
                        int *no_mx, char *err, size_t errlen);
 /*
- * Find an SMTP session for d: resolve d->nexthop (asynchronously when it is
- * not an address literal), connect to each address in turn, and hand the
- * first connected socket to smtp_session_connected(). Never calls back
- * before returning. When every address failed the pending recipients are
- * deferred with the last reason and the delivery is finished.
+ * Find an SMTP session for d: resolve d->nexthop (MX hosts unless
+ * bracketed; never for an address literal), connect to each address in
+ * turn, and hand the first connected socket to smtp_session_connected().
+ * Never calls back before returning. An undeliverable destination (null
+ * MX, NXDOMAIN, a loop) bounces the pending recipients; when every address
+ * failed they are deferred with the last reason; either way the delivery
+ * is finished.
  */
 void smtp_connect_start(struct delivery *d);
 /*

@@ -2,24 +2,31 @@
  * smtp_connect.c - from a nexthop to a connected socket, without blocking.
  *
  * A nexthop is "[host]:port" / "[address]:port" (no MX lookup; the brackets
- * say "this host exactly") or "host:port" / "host" (MX lookup is a later
- * issue: for now the host's A/AAAA records). The port defaults to 25.
- * Names are resolved with libevent's evdns_getaddrinfo() so the loop never
- * waits on DNS; address literals skip the resolver. Each address is then
- * tried in turn with a non-blocking connect bounded by smtp_connect_timeout.
- * The session module reports a failed handshake (bad greeting, EHLO/HELO
- * refused, lost connection) through smtp_connect_next(), which moves on to
- * the next address; when none is left, every pending recipient is deferred
- * with the last reason.
+ * say "this host exactly") or "host:port" / "host" (the MX hosts of host,
+ * each on that port). The port defaults to 25. mx_resolve.c turns it into
+ * the ordered list of addresses to try (MX preference, implicit MX, loop
+ * detection, null MX...) with lib/dns on the daemon's event loop: nothing
+ * here ever waits on DNS, and nothing calls getaddrinfo().
  *
- * Continuations never run inside the caller's stack: results of the
- * resolver (which may call back synchronously) and address literals are
- * picked up from a zero-delay event, so smtp_connect_start() always returns
- * before the delivery can finish.
+ * A DNS answer that makes the destination undeliverable (NXDOMAIN, null
+ * MX, mail that would loop back to this host) bounces every pending
+ * recipient; a temporary DNS failure defers them. Otherwise each address
+ * is tried in turn with a non-blocking connect bounded by
+ * smtp_connect_timeout. The session module reports a failed handshake (bad
+ * greeting, 4xx or 5xx, EHLO/HELO refused, lost connection) through
+ * smtp_connect_next(), which moves on to the next address (of the same or
+ * the next MX host); when none is left, every pending recipient is
+ * deferred with the last reason. Once a transaction has started, replies
+ * are results for the recipients, as before.
+ *
+ * Continuations never run inside the caller's stack: the resolver always
+ * calls back from the loop, and failures found before any lookup (a bad
+ * nexthop) are picked up from a zero-delay event, so smtp_connect_start()
+ * always returns before the delivery can finish.
  *
  * Memory: struct smtp_attempt belongs to its delivery (d->attempt) and is
- * freed by smtp_connect_cancel() or when the attempt gives up. The resolver
- * base is created on first use and shared by all deliveries.
+ * freed by smtp_connect_cancel() or when the attempt gives up; it owns the
+ * resolver's result (the addresses and host names being tried).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,33 +39,32 @@
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "alloc.h"
+#include "dns.h"
 #include "msg.h"
+#include "mx_resolve.h"
 #include "params.h"
 #include "server.h"
 #include "smtp.h"
 #include "sock.h"
 
 #define SMTP_DEFAULT_PORT 25
-#define ATTEMPT_ADDR_MAX 16
 #define REASON_MAX 1024
 
 struct smtp_attempt {
     struct delivery *d;
-    char host[SMTP_HOST_MAX];
+    char host[SMTP_HOST_MAX];   /* the nexthop's host */
     int port;
-    struct sockaddr_storage addrs[ATTEMPT_ADDR_MAX];
-    socklen_t addr_lens[ATTEMPT_ADDR_MAX];
-    size_t n_addrs;
-    size_t next;                /* next address to try */
-    struct evdns_getaddrinfo_request *dns_req;
-    int dns_waiting;            /* the resolver has not called back yet */
+    int no_mx;
+    struct mxr_lookup *lookup;  /* resolution in progress */
+    struct mxr_result *res;     /* what is being tried */
+    size_t next;                /* next target to try */
     struct event *kick;         /* runs the next step from the loop */
     struct bufferevent *bev;    /* connect in progress */
+    const char *cur_host;       /* host name of the current target */
     char addr_text[SMTP_ADDR_MAX];
     /* Why the last address failed. */
     char dsn[SMTP_DSN_MAX];
@@ -66,7 +72,8 @@ struct smtp_attempt {
     char relay[SMTP_RELAY_MAX];
 };
 
-static struct evdns_base *dns_base;
+/* Set when the resolver could not be set up: deliveries that need DNS defer. */
+static char resolver_error[REASON_MAX];
 
 static void try_next(struct smtp_attempt *at);
 
@@ -76,6 +83,28 @@ static void set_failure(struct smtp_attempt *at, const char *dsn, const char *re
     smtp_fmt(at->dsn, sizeof(at->dsn), "%s", dsn);
     smtp_fmt(at->reason, sizeof(at->reason), "%s", reason);
     smtp_fmt(at->relay, sizeof(at->relay), "%s", relay ? relay : "none");
+}
+
+/* ---- set-up ---- */
+
+void smtp_connect_init(struct event_base *base)
+{
+    struct dns_opts opts;
+    char err[REASON_MAX];
+
+    memset(&opts, 0, sizeof(opts));
+    opts.timeout_ms = (int)(var_dns_timeout * 1000);
+    opts.tries = (int)var_dns_tries;
+    resolver_error[0] = '\0';
+    if (dns_init(base, var_dns_servers, &opts, err, sizeof(err)) < 0) {
+        msg_error("cannot start the DNS resolver (mail that needs DNS is deferred): %s", err);
+        smtp_fmt(resolver_error, sizeof(resolver_error), "DNS resolver unavailable: %s", err);
+    }
+    if (mxr_init(base, var_myhostname, var_proxy_interfaces, 1, err, sizeof(err)) < 0) {
+        msg_error("loop detection set-up failed (mail that needs DNS is deferred): %s", err);
+        smtp_fmt(resolver_error, sizeof(resolver_error), "%s", err);
+        (void)mxr_init(base, var_myhostname, "", 0, err, sizeof(err));
+    }
 }
 
 /* ---- nexthop syntax ---- */
@@ -162,117 +191,11 @@ int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *por
     return 0;
 }
 
-/* An address literal fills the list directly; returns 1 when host was one. */
-static int literal_address(struct smtp_attempt *at)
-{
-    struct sockaddr_in *sin = (struct sockaddr_in *)&at->addrs[0];
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&at->addrs[0];
-
-    memset(&at->addrs[0], 0, sizeof(at->addrs[0]));
-    if (inet_pton(AF_INET, at->host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)at->port);
-        at->addr_lens[0] = sizeof(*sin);
-        at->n_addrs = 1;
-        return 1;
-    }
-    if (inet_pton(AF_INET6, at->host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)at->port);
-        at->addr_lens[0] = sizeof(*sin6);
-        at->n_addrs = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* ---- resolution ---- */
-
-static void dns_failure(struct smtp_attempt *at, int result)
-{
-    char reason[REASON_MAX];
-    int temporary = result != EVUTIL_EAI_NONAME;
-
-    /*
-     * Deferred either way: a name that does not resolve today may be a
-     * transient DNS problem or a configuration being fixed; the queue
-     * lifetime returns the mail eventually.
-     */
-    smtp_fmt(reason, sizeof(reason), "Host or domain name not found. Name service error "
-             "for name=%s type=A: %s", at->host,
-             temporary ? "Host not found, try again" : "Host not found");
-    set_failure(at, temporary ? "4.4.3" : "4.4.4", reason, NULL);
-}
-
-static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
-{
-    struct smtp_attempt *at = arg;
-
-    if (result == EVUTIL_EAI_CANCEL) {
-        if (res)
-            evutil_freeaddrinfo(res);
-        return;                 /* the attempt is being freed */
-    }
-    at->dns_waiting = 0;
-    at->dns_req = NULL;
-    if (result != 0) {
-        dns_failure(at, result);
-        delivery_note(at->d, "%s", at->reason);
-    } else {
-        for (struct evutil_addrinfo *ai = res; ai && at->n_addrs < ATTEMPT_ADDR_MAX;
-             ai = ai->ai_next) {
-            if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-                || ai->ai_addrlen > sizeof(at->addrs[0]))
-                continue;
-            memcpy(&at->addrs[at->n_addrs], ai->ai_addr, ai->ai_addrlen);
-            at->addr_lens[at->n_addrs] = (socklen_t)ai->ai_addrlen;
-            if (ai->ai_family == AF_INET)
-                ((struct sockaddr_in *)&at->addrs[at->n_addrs])->sin_port =
-                    htons((uint16_t)at->port);
-            else
-                ((struct sockaddr_in6 *)&at->addrs[at->n_addrs])->sin6_port =
-                    htons((uint16_t)at->port);
-            at->n_addrs++;
-        }
-        if (at->n_addrs == 0)
-            dns_failure(at, EVUTIL_EAI_NONAME);
-    }
-    if (res)
-        evutil_freeaddrinfo(res);
-    event_active(at->kick, EV_TIMEOUT, 1);
-}
-
-static int start_lookup(struct smtp_attempt *at)
-{
-    struct evutil_addrinfo hints;
-    struct evdns_getaddrinfo_request *req;
-
-    if (dns_base == NULL) {
-        dns_base = evdns_base_new(server_event_base(),
-                                  EVDNS_BASE_INITIALIZE_NAMESERVERS
-                                  | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (dns_base == NULL) {
-            set_failure(at, "4.4.3", "cannot initialise the DNS resolver", NULL);
-            return -1;
-        }
-    }
-    delivery_note(at->d, "looking up %s", at->host);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    at->dns_waiting = 1;
-    req = evdns_getaddrinfo(dns_base, at->host, NULL, &hints, on_resolved, at);
-    if (at->dns_waiting)
-        at->dns_req = req;
-    return 0;
-}
-
 /* ---- connecting ---- */
 
 static void relay_text(const struct smtp_attempt *at, char *buf, size_t len)
 {
-    smtp_fmt(buf, len, "%s[%s]:%d", at->host, at->addr_text, at->port);
+    smtp_fmt(buf, len, "%s[%s]:%d", at->cur_host, at->addr_text, at->port);
 }
 
 static void on_connect_event(struct bufferevent *bev, short what, void *arg)
@@ -288,7 +211,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
         delivery_note(at->d, "connected to %s", where);
         (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
                          sizeof(one));
-        smtp_session_connected(at->d, bev, at->host, at->addr_text, at->port);
+        smtp_session_connected(at->d, bev, at->cur_host, at->addr_text, at->port);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT)
@@ -304,6 +227,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
     try_next(at);
 }
 
+/* Nothing (more) to try: every pending recipient is deferred. */
 static void give_up(struct smtp_attempt *at)
 {
     struct delivery *d = at->d;
@@ -315,25 +239,60 @@ static void give_up(struct smtp_attempt *at)
     delivery_finish(d);
 }
 
+/* The destination is undeliverable (null MX, NXDOMAIN, loop): bounce. */
+static void bounce_all(struct smtp_attempt *at, const char *dsn, const char *reason)
+{
+    struct delivery *d = at->d;
+
+    delivery_fail_pending(d, RCPT_BOUNCED, dsn, reason, NULL);
+    smtp_connect_cancel(d);
+    delivery_finish(d);
+}
+
+/* A socket address for target i of the result. */
+static socklen_t target_sockaddr(const struct smtp_attempt *at, size_t i,
+                                 struct sockaddr_storage *ss)
+{
+    const struct dns_addr *a = &at->res->targets[i].addr;
+
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)at->port);
+        memcpy(&sin->sin_addr, a->addr, 4);
+        return sizeof(*sin);
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)at->port);
+    memcpy(&sin6->sin6_addr, a->addr, 16);
+    return sizeof(*sin6);
+}
+
 static void try_next(struct smtp_attempt *at)
 {
     struct timeval tv = { var_smtp_connect_timeout, 0 };
 
-    while (at->next < at->n_addrs) {
+    while (at->res != NULL && at->next < at->res->target_count) {
         size_t i = at->next++;
+        const struct mxr_target *t = &at->res->targets[i];
+        struct sockaddr_storage ss;
+        socklen_t sslen = target_sockaddr(at, i, &ss);
         struct bufferevent *bev;
-        int port;
 
-        sock_addr_text((struct sockaddr *)&at->addrs[i], at->addr_text,
-                       sizeof(at->addr_text), &port);
+        at->cur_host = at->res->hosts[t->host].name;
+        smtp_fmt(at->addr_text, sizeof(at->addr_text), "%s", t->addr.text);
         bev = bufferevent_socket_new(server_event_base(), -1, BEV_OPT_CLOSE_ON_FREE);
         if (bev == NULL)
             msg_fatal("cannot allocate a bufferevent");
         bufferevent_set_timeouts(bev, NULL, &tv);
         bufferevent_setcb(bev, NULL, NULL, on_connect_event, at);
-        delivery_note(at->d, "connecting to %s[%s]:%d", at->host, at->addr_text, at->port);
-        if (bufferevent_socket_connect(bev, (struct sockaddr *)&at->addrs[i],
-                                       (int)at->addr_lens[i]) < 0) {
+        delivery_note(at->d, "connecting to %s[%s]:%d", at->cur_host, at->addr_text,
+                      at->port);
+        if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
             char reason[REASON_MAX], where[SMTP_RELAY_MAX];
 
             relay_text(at, where, sizeof(where));
@@ -349,30 +308,90 @@ static void try_next(struct smtp_attempt *at)
     give_up(at);
 }
 
+/* ---- resolution ---- */
+
+/* With verbose: what DNS said, one note per MX host. */
+static void note_hosts(const struct smtp_attempt *at)
+{
+    const struct mxr_result *res = at->res;
+
+    if (res->literal)
+        return;
+    for (size_t i = 0; i < res->host_count; i++) {
+        const struct mxr_host *h = &res->hosts[i];
+
+        if (res->mx)
+            delivery_note(at->d, "MX %u %s%s: %s%s%s%s", h->pref, h->name,
+                          h->implicit ? " (implicit MX)" : "", mxr_host_state_name(h->state),
+                          h->self_addr[0] ? " (our address " : "", h->self_addr,
+                          h->self_addr[0] ? ")" : "");
+        else
+            delivery_note(at->d, "host %s: %s", h->name, mxr_host_state_name(h->state));
+    }
+}
+
+static void on_resolved(struct mxr_result *res, void *ctx)
+{
+    struct smtp_attempt *at = ctx;
+
+    at->lookup = NULL;
+    at->res = res;
+    note_hosts(at);
+    switch (res->status) {
+    case MXR_OK:
+        try_next(at);
+        return;
+    case MXR_BOUNCE:
+        delivery_note(at->d, "%s", res->reason);
+        bounce_all(at, res->dsn, res->reason);
+        return;
+    case MXR_DEFER:
+    default:
+        delivery_note(at->d, "%s", res->reason);
+        set_failure(at, res->dsn, res->reason, NULL);
+        give_up(at);
+        return;
+    }
+}
+
+static int is_address(const char *host)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    try_next(arg);
+    give_up(arg);
 }
 
 void smtp_connect_start(struct delivery *d)
 {
     struct smtp_attempt *at = xcalloc(1, sizeof(*at));
     char err[REASON_MAX];
-    int no_mx;
 
     at->d = d;
     d->attempt = at;
     at->kick = event_new(server_event_base(), -1, 0, on_kick, at);
-    if (smtp_nexthop_parse(d->nexthop, at->host, sizeof(at->host), &at->port, &no_mx,
+    if (at->kick == NULL)
+        msg_fatal("cannot create event");
+    if (smtp_nexthop_parse(d->nexthop, at->host, sizeof(at->host), &at->port, &at->no_mx,
                            err, sizeof(err)) < 0) {
         set_failure(at, "4.3.5", err, NULL);
         event_active(at->kick, EV_TIMEOUT, 1);
         return;
     }
-    if (literal_address(at) || start_lookup(at) < 0)
+    if (resolver_error[0] != '\0' && !is_address(at->host)) {
+        set_failure(at, "4.3.5", resolver_error, NULL);
         event_active(at->kick, EV_TIMEOUT, 1);
+        return;
+    }
+    if (!is_address(at->host))
+        delivery_note(d, "looking up %s%s", at->no_mx ? "" : "the MX hosts of ", at->host);
+    at->lookup = mxr_resolve(at->host, (unsigned)at->port, !at->no_mx, on_resolved, at);
 }
 
 void smtp_connect_next(struct delivery *d, const char *dsn, const char *reason,
@@ -393,8 +412,8 @@ void smtp_connect_cancel(struct delivery *d)
     if (at == NULL)
         return;
     d->attempt = NULL;
-    if (at->dns_req && at->dns_waiting)
-        evdns_getaddrinfo_cancel(at->dns_req);
+    mxr_cancel(at->lookup);
+    mxr_result_free(at->res);
     if (at->bev)
         bufferevent_free(at->bev);
     if (at->kick)

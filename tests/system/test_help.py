@@ -6,7 +6,7 @@ import pytest
 
 from postern import binary
 
-PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "showq", "postcat", "postmap", "postqueue", "postsuper"]
+PROGRAMS = ["master", "smtpd", "cleanup", "qmgr", "smtp", "showq", "postcat", "postmap", "postqueue", "postsuper", "postroute"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
