@@ -3,11 +3,11 @@
 # system tests on loopback, the same under AddressSanitizer and
 # UndefinedBehaviorSanitizer, and each libFuzzer target for a short time.
 # Usage: scripts/test.sh        (as root on Debian 12 installs what it needs)
-# Environment: FUZZ_SECONDS (default 20 per target), SKIP_DEPS=1.
+# Environment: FUZZ_SECONDS (default 15 per target), SKIP_DEPS=1.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-15}
 py=/usr/bin/python3
 
 if [ "$(id -u)" = 0 ] && [ -z "${SKIP_DEPS:-}" ]; then
