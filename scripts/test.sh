@@ -48,20 +48,35 @@ step "fuzz targets (${fuzz_seconds}s each)"
 [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
     -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
 ninja -C build-fuzz >/dev/null
-for target in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -f "$target" ] && [ -x "$target" ] || continue
+# Two at a time (one per core). A crash input is kept under build-fuzz/.
+run_fuzzer() {
+    target=$1
     name=$(basename "$target")
     seeds=tests/fuzz/corpus/${name#fuzz_}
     corpus=build-fuzz/corpus/$name
     mkdir -p "$corpus"
-    echo "-- $name"
-    if ! "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+    if "$target" -max_total_time="$fuzz_seconds" -print_final_stats=0 -artifact_prefix=build-fuzz/ \
             "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) >"build-fuzz/$name.log" 2>&1; then
+        echo "-- $name: $(grep -E '^#[0-9]+.*DONE' "build-fuzz/$name.log" | tail -1)"
+    else
         tail -40 "build-fuzz/$name.log"
         echo "FUZZ FAILURE: $name (crash input saved under build-fuzz/)"
-        exit 1
+        return 1
     fi
-    grep -E '^#[0-9]+.*DONE' "build-fuzz/$name.log" | tail -1 || true
+}
+fuzz_failed=0
+pending=""
+for target in build-fuzz/tests/fuzz/fuzz_*; do
+    [ -f "$target" ] && [ -x "$target" ] || continue
+    run_fuzzer "$target" &
+    pending="$pending $!"
+    set -- $pending
+    if [ $# -ge 2 ]; then
+        for pid in $pending; do wait "$pid" || fuzz_failed=1; done
+        pending=""
+    fi
 done
+for pid in $pending; do wait "$pid" || fuzz_failed=1; done
+[ "$fuzz_failed" = 0 ] || exit 1
 
 step "all tests passed"
