@@ -222,8 +222,7 @@ static int is_sep(char c)
     return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The next item of a list, braces grouping; returns its length (0: end, -1: bad). */
-static long next_item(const char **pos, const char **start)
+long dict_list_next_item(const char **pos, const char **start)
 {
     const char *p = *pos;
     int depth = 0;
@@ -255,7 +254,7 @@ int dict_open_list(const char *list, int flags, struct dict **result, char *err,
     *result = NULL;
     dict->ops = &list_ops;
     dict->priv = lp;
-    while ((n = next_item(&pos, &start)) > 0) {
+    while ((n = dict_list_next_item(&pos, &start)) > 0) {
         char *spec = xstrndup(start, (size_t)n);
         struct dict *member;
         int rc = dict_open(spec, flags, &member, err, errlen);

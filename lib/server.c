@@ -2,8 +2,6 @@
  * server.c - the daemon skeleton (see server.h).
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
+#include "privs.h"
 #include "server.h"
 #include "sock.h"
 
@@ -216,19 +215,12 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 
 static void drop_privileges(void)
 {
-    struct passwd *pw;
+    char err[256];
 
     if (geteuid() != 0)
         return;
-    pw = getpwnam(var_mail_owner);
-    if (pw == NULL)
-        msg_fatal("mail_owner \"%s\": no such user", var_mail_owner);
-    if (pw->pw_uid == 0)
-        msg_fatal("mail_owner \"%s\" must not be root", var_mail_owner);
-    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        msg_fatal("cannot drop privileges to %s: %s", var_mail_owner, strerror(errno));
-    if (setuid(0) == 0 || geteuid() == 0)
-        msg_fatal("privileges were not dropped");
+    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
+        msg_fatal("%s", err);
 }
 
 static void take_listeners(void)

@@ -15,8 +15,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +28,7 @@
 #include "config.h"
 #include "mail_proto.h"
 #include "params.h"
+#include "privs.h"
 #include "postqueue.h"
 #include "queue_dir.h"
 
@@ -335,19 +334,12 @@ static enum mode choose_mode(const struct options *o)
 /* Run as root: become mail_owner, for good. */
 static void drop_root(void)
 {
-    struct passwd *pw;
+    char err[256];
 
     if (geteuid() != 0)
         return;
-    pw = getpwnam(var_mail_owner);
-    if (pw == NULL)
-        pq_fatal(PQ_EXIT_FAIL, "mail_owner \"%s\": no such user", var_mail_owner);
-    if (pw->pw_uid == 0)
-        pq_fatal(PQ_EXIT_FAIL, "mail_owner \"%s\" must not be root", var_mail_owner);
-    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "cannot become %s: %s", var_mail_owner, strerror(errno));
-    if (setuid(0) == 0 || geteuid() == 0)
-        pq_fatal(PQ_EXIT_FAIL, "privileges were not dropped");
+    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
+        pq_fatal(PQ_EXIT_FAIL, "%s", err);
 }
 
 static void enter_instance(const struct options *o, const char *what)

@@ -20,8 +20,6 @@
  * sender's rewriting is done once and shared.
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +35,7 @@
 #include "msg.h"
 #include "mx_resolve.h"
 #include "params.h"
+#include "privs.h"
 #include "postroute.h"
 
 #define EXIT_OK 0
@@ -194,19 +193,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 /* Run as root: become mail_owner, for good (tables are read as the daemons do). */
 static void drop_root(void)
 {
-    struct passwd *pw;
+    char err[256];
 
     if (geteuid() != 0)
         return;
-    pw = getpwnam(var_mail_owner);
-    if (pw == NULL)
-        fail(EXIT_TEMPFAIL, "mail_owner \"%s\": no such user", var_mail_owner);
-    if (pw->pw_uid == 0)
-        fail(EXIT_TEMPFAIL, "mail_owner \"%s\" must not be root", var_mail_owner);
-    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        fail(EXIT_TEMPFAIL, "cannot become %s: %s", var_mail_owner, strerror(errno));
-    if (setuid(0) == 0 || geteuid() == 0)
-        fail(EXIT_TEMPFAIL, "privileges were not dropped");
+    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
+        fail(EXIT_TEMPFAIL, "%s", err);
 }
 
 /* Configuration problems are temporary failures: the mail system defers. */

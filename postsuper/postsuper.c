@@ -22,7 +22,6 @@
  * strings point into argv.
  */
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,6 +35,7 @@
 #include "config.h"
 #include "msg.h"
 #include "params.h"
+#include "privs.h"
 #include "postsuper.h"
 
 #define EXIT_USAGE 2
@@ -257,6 +257,7 @@ static void become_mail_owner(void)
 {
     struct passwd *pw = getpwnam(var_mail_owner);
     struct stat st;
+    char err[256];
 
     if (geteuid() != 0) {
         if (pw != NULL && geteuid() == pw->pw_uid)
@@ -268,14 +269,8 @@ static void become_mail_owner(void)
         ps_fatal("permission denied: only root or the mail system owner (%s) may change "
                  "the queue", var_mail_owner);
     }
-    if (pw == NULL)
-        ps_fatal("mail_owner \"%s\": no such user", var_mail_owner);
-    if (pw->pw_uid == 0)
-        ps_fatal("mail_owner \"%s\" must not be root", var_mail_owner);
-    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-        ps_fatal("cannot switch to %s: %s", var_mail_owner, strerror(errno));
-    if (setuid(0) == 0 || geteuid() == 0 || getegid() != pw->pw_gid)
-        ps_fatal("privileges were not dropped");
+    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
+        ps_fatal("%s", err);
 }
 
 static void open_log(void)

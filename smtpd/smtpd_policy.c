@@ -57,32 +57,6 @@ static int relay_parent_matches;
 
 /* --- parsing the lists --- */
 
-static int is_sep(char c)
-{
-    return c == ',' || isspace((unsigned char)c);
-}
-
-/* The next item of a list, braces grouping; its length (0: end, -1: bad). */
-static long next_item(const char **pos, const char **start)
-{
-    const char *p = *pos;
-    int depth = 0;
-
-    while (*p && is_sep(*p))
-        p++;
-    *start = p;
-    while (*p && (depth > 0 || !is_sep(*p))) {
-        if (*p == '{')
-            depth++;
-        else if (*p == '}' && --depth < 0)
-            return -1;
-        p++;
-    }
-    if (depth != 0)
-        return -1;
-    *pos = p;
-    return (long)(p - *start);
-}
 
 /* "type:..." with a type made of letters: a table. */
 static int looks_like_table(const char *item)
@@ -111,7 +85,7 @@ static void mynetworks_init(void)
     char *nets = xstrdup(""), err[256];
     long n;
 
-    while ((n = next_item(&pos, &start)) > 0) {
+    while ((n = dict_list_next_item(&pos, &start)) > 0) {
         char *item = xstrndup(start, (size_t)n);
         struct netlist one;
 
@@ -139,7 +113,7 @@ static void relay_domains_init(void)
     const char *pos = var_relay_domains, *start;
     long n;
 
-    while ((n = next_item(&pos, &start)) > 0) {
+    while ((n = dict_list_next_item(&pos, &start)) > 0) {
         char *item = xstrndup(start, (size_t)n);
 
         if (strchr(item, ':') != NULL) {
