@@ -43,6 +43,7 @@
 #define LEAVES 256
 #define PASS_MAX 4
 #define LOG_IDS 40              /* IDs per log line for swapped leaves */
+#define BULK_MAX 10000          /* IDs held before the index is told: memory stays bounded */
 
 static const char hex[] = "0123456789ABCDEF";
 
@@ -85,7 +86,9 @@ static int cmp_offset(const void *x, const void *y, void *arg)
     return strcmp(ids + *(const size_t *)x, ids + *(const size_t *)y);
 }
 
-/* Tell the index, in key order (IDs sort by arrival, as the index does). */
+/* Tell the index, in key order (IDs sort by arrival, as the index does);
+ * called every BULK_MAX IDs and at the end, so memory does not grow with the
+ * queue. */
 static void bulk_apply(struct bulk *b, const struct ps_op_def *op)
 {
     if (b->n > 0 && ps_index_handle() != NULL) {
@@ -199,6 +202,8 @@ static void moved_file(struct all *a, const char *id)
     int n;
 
     bulk_add(&a->bulk, id);
+    if (a->bulk.n >= BULK_MAX)
+        bulk_apply(&a->bulk, a->op);
     n = snprintf(a->log_ids + a->log_len, sizeof(a->log_ids) - a->log_len, " %s", id);
     if (n > 0)
         a->log_len += (size_t)n;
