@@ -24,7 +24,6 @@
  * Memory: priv owns the rule array and the result strings results point to.
  */
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,31 +54,6 @@ struct cidr_priv {
     size_t count, cap;
 };
 
-struct parse {
-    const char *file;
-    unsigned lineno;
-    char *err;
-    size_t errlen;
-};
-
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct parse *ps, const char *fmt, ...)
-{
-    char text[DICT_ERR_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    errtext_set(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->lineno, text);
-    return -1;
-}
 
 /* Text address -> family and 16 bytes; IPv4-mapped IPv6 becomes IPv4. */
 static int parse_addr(const char *text, int *family, unsigned char *addr)
@@ -116,7 +90,7 @@ static int prefix_match(const unsigned char *a, const unsigned char *net, int bi
 }
 
 /* The network "[!]addr[/prefix]" (one word, NUL-terminated) into r. */
-static int parse_network(struct parse *ps, char *word, struct rule *r)
+static int parse_network(struct dict_parse *ps, char *word, struct rule *r)
 {
     char text[INET6_ADDRSTRLEN + 8];
     unsigned char masked[16];
@@ -133,14 +107,14 @@ static int parse_network(struct parse *ps, char *word, struct rule *r)
     if (*host == '[') {
         size_t n = strlen(host);
         if (n < 2 || host[n - 1] != ']')
-            return fail(ps, "bad network address \"%s\"", host);
+            return dict_parse_fail(ps, "bad network address \"%s\"", host);
         host[n - 1] = '\0';
         host++;
         if (strchr(host, ':') == NULL)
-            return fail(ps, "brackets are for IPv6 addresses: \"[%s]\"", host);
+            return dict_parse_fail(ps, "brackets are for IPv6 addresses: \"[%s]\"", host);
     }
     if (parse_addr(host, &r->family, r->addr) < 0)
-        return fail(ps, "bad network address \"%s\"", host);
+        return dict_parse_fail(ps, "bad network address \"%s\"", host);
     bits = r->family == AF_INET ? 32 : 128;
     r->prefix = bits;
     if (slash) {
@@ -148,7 +122,7 @@ static int parse_network(struct parse *ps, char *word, struct rule *r)
         long p = strtol(slash + 1, &end, 10);
         if (end == slash + 1 || *end != '\0' || p < 0 || p > bits || slash[1] == '-'
             || slash[1] == '+')
-            return fail(ps, "bad prefix length \"/%s\" (0..%d)", slash + 1, bits);
+            return dict_parse_fail(ps, "bad prefix length \"/%s\" (0..%d)", slash + 1, bits);
         r->prefix = (int)p;
     }
     memset(masked, 0, sizeof(masked));
@@ -158,7 +132,7 @@ static int parse_network(struct parse *ps, char *word, struct rule *r)
                                                 & (0xff << (8 - r->prefix % 8)));
     if (memcmp(masked, r->addr, 16) != 0) {
         inet_ntop(r->family, masked, text, sizeof(text));
-        return fail(ps, "non-null host address bits in \"%s/%d\": perhaps you mean \"%s/%d\"",
+        return dict_parse_fail(ps, "non-null host address bits in \"%s/%d\": perhaps you mean \"%s/%d\"",
                     host, r->prefix, text, r->prefix);
     }
     return 0;
@@ -181,17 +155,17 @@ static char *first_word(char **p)
 {
     char *w = *p, *e = w;
 
-    while (*e && !is_blank(*e))
+    while (*e && !dict_is_blank(*e))
         e++;
     if (*e)
         *e++ = '\0';
-    while (is_blank(*e))
+    while (dict_is_blank(*e))
         e++;
     *p = e;
     return w;
 }
 
-static int parse_line(struct cidr_priv *cp, struct parse *ps, char *line, size_t **stack,
+static int parse_line(struct cidr_priv *cp, struct dict_parse *ps, char *line, size_t **stack,
                       size_t *depth, size_t *stack_cap)
 {
     char *rest = line;
@@ -201,19 +175,19 @@ static int parse_line(struct cidr_priv *cp, struct parse *ps, char *line, size_t
     memset(&tmp, 0, sizeof(tmp));
     if (strcasecmp(word, "endif") == 0) {
         if (*rest)
-            return fail(ps, "text after endif: \"%.40s\"", rest);
+            return dict_parse_fail(ps, "text after endif: \"%.40s\"", rest);
         if (*depth == 0)
-            return fail(ps, "endif without matching if");
+            return dict_parse_fail(ps, "endif without matching if");
         add_rule(cp, RULE_ENDIF, ps->lineno);
         cp->rules[(*stack)[--*depth]].skip_to = cp->count;
         return 0;
     }
     if (strcasecmp(word, "if") == 0) {
         if (*rest == '\0')
-            return fail(ps, "if without a network");
+            return dict_parse_fail(ps, "if without a network");
         word = first_word(&rest);
         if (*rest)
-            return fail(ps, "text after if network: \"%.40s\"", rest);
+            return dict_parse_fail(ps, "text after if network: \"%.40s\"", rest);
         if (parse_network(ps, word, &tmp) < 0)
             return -1;
         r = add_rule(cp, RULE_IF, ps->lineno);
@@ -227,7 +201,7 @@ static int parse_line(struct cidr_priv *cp, struct parse *ps, char *line, size_t
     if (parse_network(ps, word, &tmp) < 0)
         return -1;
     if (*rest == '\0')
-        return fail(ps, "no result after the network");
+        return dict_parse_fail(ps, "no result after the network");
     r = add_rule(cp, RULE_MATCH, ps->lineno);
     tmp.kind = RULE_MATCH;
     tmp.lineno = ps->lineno;
@@ -240,7 +214,7 @@ static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, s
                       char *err, size_t errlen)
 {
     struct dict_text_reader rd;
-    struct parse ps = {.file = file, .err = err, .errlen = errlen};
+    struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
     size_t *stack = NULL, depth = 0, stack_cap = 0;
     char *line;
     int rc;
@@ -254,7 +228,7 @@ static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, s
     }
     if (rc == 0 && depth > 0) {
         ps.lineno = cp->rules[stack[depth - 1]].lineno;
-        rc = fail(&ps, "if without matching endif");
+        rc = dict_parse_fail(&ps, "if without matching endif");
     }
     xfree(stack);
     dict_text_free(&rd);

@@ -30,7 +30,6 @@
  * expansion buffer results point into.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -70,37 +69,12 @@ struct pcre_priv {
 
 /* --- parsing --- */
 
-struct parse {
-    const char *file;
-    unsigned lineno;
-    char *err;
-    size_t errlen;
-};
-
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct parse *ps, const char *fmt, ...)
-{
-    char text[DICT_ERR_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    errtext_set(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->lineno, text);
-    return -1;
-}
 
 /*
  * Parse "[!]/regex/flags" at *pos: compile it, set *negate, advance *pos
  * past the flags. Returns the code or NULL (error set).
  */
-static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
+static pcre2_code *parse_pattern(struct dict_parse *ps, char **pos, int *negate)
 {
     char *p = *pos, *start, delim;
     uint32_t options = PCRE2_CASELESS;
@@ -113,12 +87,12 @@ static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
     if (*p == '!') {
         *negate = 1;
         p++;
-        while (is_blank(*p))
+        while (dict_is_blank(*p))
             p++;
     }
     delim = *p;
-    if (delim == '\0' || isalnum((unsigned char)delim) || is_blank(delim) || delim == '\\') {
-        fail(ps, "expected a pattern such as /regex/, got \"%.40s\"", p);
+    if (delim == '\0' || isalnum((unsigned char)delim) || dict_is_blank(delim) || delim == '\\') {
+        dict_parse_fail(ps, "expected a pattern such as /regex/, got \"%.40s\"", p);
         return NULL;
     }
     start = ++p;
@@ -128,11 +102,11 @@ static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
         p++;
     }
     if (*p != delim) {
-        fail(ps, "unterminated pattern: missing closing '%c'", delim);
+        dict_parse_fail(ps, "unterminated pattern: missing closing '%c'", delim);
         return NULL;
     }
     len = (size_t)(p - start);
-    for (p++; *p && !is_blank(*p); p++) {
+    for (p++; *p && !dict_is_blank(*p); p++) {
         switch (*p) {
         case 'i': options ^= PCRE2_CASELESS; break;
         case 'm': options ^= PCRE2_MULTILINE; break;
@@ -142,7 +116,7 @@ static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
         case 'E': options ^= PCRE2_DOLLAR_ENDONLY; break;
         case 'U': options ^= PCRE2_UNGREEDY; break;
         default:
-            fail(ps, "unknown regex flag '%c' (known: i m s x A E U)", *p);
+            dict_parse_fail(ps, "unknown regex flag '%c' (known: i m s x A E U)", *p);
             return NULL;
         }
     }
@@ -151,7 +125,7 @@ static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
         PCRE2_UCHAR msg[256];
 
         pcre2_get_error_message(errcode, msg, sizeof(msg));
-        fail(ps, "bad regex at offset %zu: %s", (size_t)erroff, (const char *)msg);
+        dict_parse_fail(ps, "bad regex at offset %zu: %s", (size_t)erroff, (const char *)msg);
         return NULL;
     }
     *pos = p;
@@ -162,7 +136,7 @@ static pcre2_code *parse_pattern(struct parse *ps, char **pos, int *negate)
  * Check a result's $ references: each must name a group 1..ngroups (none in
  * a negated rule); $$ is a literal '$'. Returns 0 or -1 (error set).
  */
-static int check_result(struct parse *ps, const char *r, uint32_t ngroups, int negate)
+static int check_result(struct dict_parse *ps, const char *r, uint32_t ngroups, int negate)
 {
     for (const char *p = r; *p; p++) {
         unsigned long n = 0;
@@ -178,16 +152,16 @@ static int check_result(struct parse *ps, const char *r, uint32_t ngroups, int n
             for (p++; isdigit((unsigned char)*p) && digits < 3; p++, digits++)
                 n = n * 10 + (unsigned long)(*p - '0');
             if (digits == 0 || *p != close)
-                return fail(ps, "bad substitution in result: expected ${number}");
+                return dict_parse_fail(ps, "bad substitution in result: expected ${number}");
         } else if (isdigit((unsigned char)*p)) {
             n = (unsigned long)(*p - '0');
         } else {
-            return fail(ps, "bad '$' in result: use $1..$9, ${number} or $$ for a '$'");
+            return dict_parse_fail(ps, "bad '$' in result: use $1..$9, ${number} or $$ for a '$'");
         }
         if (negate)
-            return fail(ps, "$%lu substitution in the result of a negated pattern", n);
+            return dict_parse_fail(ps, "$%lu substitution in the result of a negated pattern", n);
         if (n < 1 || n > ngroups)
-            return fail(ps, "out of range substitution $%lu: the regex has %u group%s", n,
+            return dict_parse_fail(ps, "out of range substitution $%lu: the regex has %u group%s", n,
                         (unsigned)ngroups, ngroups == 1 ? "" : "s");
     }
     return 0;
@@ -210,15 +184,15 @@ static int keyword(const char *line, const char *word, char **rest)
 {
     size_t n = strlen(word);
 
-    if (strncasecmp(line, word, n) != 0 || (line[n] != '\0' && !is_blank(line[n])))
+    if (strncasecmp(line, word, n) != 0 || (line[n] != '\0' && !dict_is_blank(line[n])))
         return 0;
     *rest = (char *)line + n;
-    while (is_blank(**rest))
+    while (dict_is_blank(**rest))
         (*rest)++;
     return 1;
 }
 
-static int parse_line(struct pcre_priv *pp, struct parse *ps, char *line, uint32_t *max_groups,
+static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, uint32_t *max_groups,
                       size_t **stack, size_t *depth, size_t *stack_cap)
 {
     char *rest;
@@ -229,9 +203,9 @@ static int parse_line(struct pcre_priv *pp, struct parse *ps, char *line, uint32
 
     if (keyword(line, "endif", &rest)) {
         if (*rest)
-            return fail(ps, "text after endif: \"%.40s\"", rest);
+            return dict_parse_fail(ps, "text after endif: \"%.40s\"", rest);
         if (*depth == 0)
-            return fail(ps, "endif without matching if");
+            return dict_parse_fail(ps, "endif without matching if");
         add_rule(pp, RULE_ENDIF, ps->lineno);
         pp->rules[(*stack)[--*depth]].skip_to = pp->count;
         return 0;
@@ -239,11 +213,11 @@ static int parse_line(struct pcre_priv *pp, struct parse *ps, char *line, uint32
     if (keyword(line, "if", &rest)) {
         if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
             return -1;
-        while (is_blank(*rest))
+        while (dict_is_blank(*rest))
             rest++;
         if (*rest) {
             pcre2_code_free(re);
-            return fail(ps, "text after if pattern: \"%.40s\"", rest);
+            return dict_parse_fail(ps, "text after if pattern: \"%.40s\"", rest);
         }
         r = add_rule(pp, RULE_IF, ps->lineno);
         r->re = re;
@@ -255,11 +229,11 @@ static int parse_line(struct pcre_priv *pp, struct parse *ps, char *line, uint32
     rest = line;
     if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
         return -1;
-    while (is_blank(*rest))
+    while (dict_is_blank(*rest))
         rest++;
     if (*rest == '\0') {
         pcre2_code_free(re);
-        return fail(ps, "no result after the pattern");
+        return dict_parse_fail(ps, "no result after the pattern");
     }
     pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &ngroups);
     if (check_result(ps, rest, ngroups, negate) < 0) {
@@ -279,7 +253,7 @@ static int parse_file(struct pcre_priv *pp, const char *file, const char *buf, s
                       uint32_t *max_groups, char *err, size_t errlen)
 {
     struct dict_text_reader rd;
-    struct parse ps = {.file = file, .err = err, .errlen = errlen};
+    struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
     size_t *stack = NULL, depth = 0, stack_cap = 0;
     char *line;
     int rc;
@@ -293,7 +267,7 @@ static int parse_file(struct pcre_priv *pp, const char *file, const char *buf, s
     }
     if (rc == 0 && depth > 0) {
         ps.lineno = pp->rules[stack[depth - 1]].lineno;
-        rc = fail(&ps, "if without matching endif");
+        rc = dict_parse_fail(&ps, "if without matching endif");
     }
     xfree(stack);
     dict_text_free(&rd);

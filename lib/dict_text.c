@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -206,4 +207,21 @@ int dict_text_parse(const char *name, const char *buf, size_t len, dict_text_ent
     }
     dict_text_free(&r);
     return rc < 0 ? -1 : rc;
+}
+
+int dict_parse_fail(struct dict_parse *ps, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    errtext_set(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->lineno, text);
+    return -1;
+}
+
+int dict_is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }

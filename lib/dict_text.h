@@ -67,4 +67,21 @@ typedef int (*dict_text_entry_fn)(const char *key, const char *value, unsigned l
 int dict_text_parse(const char *name, const char *buf, size_t len, dict_text_entry_fn fn,
                     void *ctx, char *err, size_t errlen);
 
+/*
+ * Where a table parser is, for "NAME:LINE: message" errors (pcre:, cidr:).
+ * dict_parse_fail() formats the message into the caller's err buffer and
+ * returns -1, so a parser can "return dict_parse_fail(ps, ...)".
+ */
+struct dict_parse {
+    const char *file;
+    unsigned lineno;
+    char *err;
+    size_t errlen;
+};
+
+int dict_parse_fail(struct dict_parse *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* White space as the table files know it (space, tab, CR, LF, FF, VT). */
+int dict_is_blank(char c);
+
 #endif
