@@ -250,3 +250,26 @@ def test_virtual_alias_loop_is_deferred_not_lost(make_instance, sink):
     wait_until(lambda: inst.log_lines(r"unreasonable virtual_alias_maps map nesting"), 10,
                inst.describe)
     assert inst.queue_count() == 0
+
+
+def test_running_smtpd_picks_up_a_rebuilt_table(make_instance, sink, workdir):
+    """postmap replaces FILE.lmdb atomically; a running daemon sees the new
+    contents without a restart or reload (the table is re-checked at most
+    once a second)."""
+    inst = make_instance("rebuild", sink=sink, mynetworks="192.0.2.0/24")
+    table = write(os.path.join(workdir, "relay_domains_rebuild"), "first.example OK\n")
+    postmap(inst, table)
+    inst.set(relay_domains="lmdb:" + table)
+    inst.start()
+    assert rcpt_reply(inst, "r@first.example")[0] == 250
+    assert rcpt_reply(inst, "r@second.example")[0] == 554
+    before = set(inst.children("smtpd"))
+    assert before
+    write(table, "first.example OK\nsecond.example OK\n")
+    postmap(inst, table)
+    wait_until(lambda: rcpt_reply(inst, "r@second.example")[0] == 250, 10,
+               "the rebuilt table to be used")
+    assert set(inst.children("smtpd")) & before, "smtpd was restarted"
+    code, _ = inst.send(make_message(), rcpts=("r@second.example",))
+    assert code == 250
+    sink.wait_count(1, 30, inst.describe)
