@@ -74,46 +74,55 @@ static void format_clean(char *buf, size_t len, const char *fmt, va_list ap)
     }
 }
 
+enum say_level { SAY_INFO, SAY_WARN, SAY_FATAL };
+
+/* One line to stderr ("postsuper: [level: ]text") and, when logging, to the log. */
+static void say(enum say_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void say(enum say_level level, const char *fmt, va_list ap)
+{
+    static const char *const prefix[] = {"", "warning: ", "fatal: "};
+    char text[LINE_MAX_OUT];
+
+    format_clean(text, sizeof(text), fmt, ap);
+    progress_erase();
+    fprintf(stderr, "postsuper: %s%s\n", prefix[level], text);
+    if (!log_on)
+        return;
+    if (level == SAY_INFO)
+        msg_info("%s", text);
+    else if (level == SAY_WARN)
+        msg_warn("%s", text);
+    else
+        msg_fatal("%s", text);
+}
+
 void ps_say(const char *fmt, ...)
 {
-    char text[LINE_MAX_OUT];
     va_list ap;
 
     va_start(ap, fmt);
-    format_clean(text, sizeof(text), fmt, ap);
+    say(SAY_INFO, fmt, ap);
     va_end(ap);
-    progress_erase();
-    fprintf(stderr, "postsuper: %s\n", text);
-    if (log_on)
-        msg_info("%s", text);
 }
 
 void ps_warn(const char *fmt, ...)
 {
-    char text[LINE_MAX_OUT];
     va_list ap;
 
     va_start(ap, fmt);
-    format_clean(text, sizeof(text), fmt, ap);
+    say(SAY_WARN, fmt, ap);
     va_end(ap);
-    progress_erase();
-    fprintf(stderr, "postsuper: warning: %s\n", text);
-    if (log_on)
-        msg_warn("%s", text);
 }
 
 void ps_fatal(const char *fmt, ...)
 {
-    char text[LINE_MAX_OUT];
     va_list ap;
 
     va_start(ap, fmt);
-    format_clean(text, sizeof(text), fmt, ap);
+    say(SAY_FATAL, fmt, ap);
     va_end(ap);
-    progress_erase();
-    fprintf(stderr, "postsuper: fatal: %s\n", text);
-    if (log_on)
-        msg_fatal("%s", text);
     exit(1);
 }
 
