@@ -4,7 +4,7 @@
  *
  *   gen_queue [-l size] [-u user] [-s seed] [-a age_hours] -f spec queue_directory
  *
- * Each message is a real queue file written by lib/queue_file.c, exactly as
+ * Each message is a real queue file written by lib/mail/queue_file.c, exactly as
  * cleanup writes one (envelope, content, end marker), with one appended
  * delay record per recipient (as qmgr appends after a failed attempt), its
  * mtime and atime set to a next attempt 1 to 5 hours ahead (so the

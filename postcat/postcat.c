@@ -6,7 +6,7 @@
  *
  * With -q the operands are queue IDs, looked up in every state of the
  * instance's queue_directory; otherwise they are paths of queue files. The
- * file is read by lib/queue_file.c (the one reader) and never changed.
+ * file is read by lib/mail/queue_file.c (the one reader) and never changed.
  * Envelope values are printed with control characters escaped, so a
  * hostile address cannot drive the operator's terminal; the content is
  * written raw, byte for byte as stored.

@@ -8,7 +8,7 @@
  *   postmap [-c config_dir] [-v] -d key [lmdb:]file...   delete a key in place
  *   postmap [-c config_dir] [-rvw] -i [lmdb:]file        add stdin's entries in place
  *
- * The work is done by lib/dict*.c (reading: dict.h; writing: dict_lmdb.h),
+ * The work is done by lib/dict/ (reading: dict.h; writing: dict_lmdb.h),
  * the same code the daemons use, so what postmap -q answers is what a
  * daemon would. This file is argument handling and printing only.
  *

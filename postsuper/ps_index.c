@@ -1,7 +1,7 @@
 /*
  * ps_index.c - keep the LMDB queue index in step with what postsuper does.
  *
- * The index is a cache (lib/queue_index.h): a failure here never stops an
+ * The index is a cache (lib/mail/queue_index.h): a failure here never stops an
  * operation. The first failure is reported once, the open transaction is
  * given up and the index is left alone for the rest of the run (qmgr's
  * reconciliation at start-up, or postsuper -s, repairs it).

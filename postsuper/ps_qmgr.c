@@ -1,5 +1,5 @@
 /*
- * ps_qmgr.c - postsuper's conversation with qmgr (lib/mail_proto.h, the
+ * ps_qmgr.c - postsuper's conversation with qmgr (lib/mail/mail_proto.h, the
  * qmgr control section), and the test whether master is running.
  *
  * One connection to private/qmgr is opened when first needed and reused.

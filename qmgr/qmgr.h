@@ -21,7 +21,7 @@
  *                   error/discard/hold transports, recording
  *                   recipient results in the file, completion (remove or
  *                   defer with back-off) and the set of active IDs.
- *   qmgr_route.c    the routing tables (lib/route.h): loaded at start-up,
+ *   qmgr_route.c    the routing tables (lib/mail/route.h): loaded at start-up,
  *                   a broken configuration defers mail (4.3.5) and is
  *                   retried.
  *   qmgr_dest.c     per-next-hop queues of jobs, concurrency limits and the

@@ -1,5 +1,5 @@
 /*
- * qmgr_index.c - qmgr's side of the LMDB queue index (lib/queue_index.h).
+ * qmgr_index.c - qmgr's side of the LMDB queue index (lib/mail/queue_index.h).
  *
  * The index is a cache that the operator's tools read; delivery never
  * depends on it. At start-up qmgr opens it writable, marks it dirty and

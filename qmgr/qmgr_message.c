@@ -5,7 +5,7 @@
  * Life of a message:
  *   1. activate: rename incoming/ or deferred/ -> active/, open O_RDWR, read
  *      the envelope. A file that cannot be opened or parsed goes to
- *      corrupt/. Each pending (P) recipient is routed (lib/route.h, through
+ *      corrupt/. Each pending (P) recipient is routed (lib/mail/route.h, through
  *      qmgr_route.c), then:
  *        smtp     grouped by next hop into jobs (at most QMGR_RCPT_PER_JOB
  *                 recipients each) for the smtp agent;

@@ -1,5 +1,5 @@
 /*
- * qmgr_route.c - qmgr's side of routing (lib/route.h): the tables are
+ * qmgr_route.c - qmgr's side of routing (lib/mail/route.h): the tables are
  * opened at start-up and each recipient's route is asked for at
  * activation.
  *

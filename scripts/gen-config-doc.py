@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Regenerate the parameter tables of docs/configuration.md from lib/params.c.
+"""Regenerate the parameter tables of docs/configuration.md from lib/mail/params.c.
 
-The one table of parameters lives in lib/params.c; this script prints it as
+The one table of parameters lives in lib/mail/params.c; this script prints it as
 Markdown between the markers in docs/configuration.md. tests/unit/test_config
 fails when a parameter is missing from the document.
 """
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-src = (root / "lib/params.c").read_text()
+src = (root / "lib/mail/params.c").read_text()
 body = src[src.index("param_table[] = {"):]
 rows = []
 section = None

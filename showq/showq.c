@@ -12,7 +12,7 @@
  *   <- status=error reason=...
  *
  * Each client is served from start to end inside the accept callback: the
- * work is a bounded walk of the LMDB index (lib/queue_index.h, opened
+ * work is a bounded walk of the LMDB index (lib/mail/queue_index.h, opened
  * read-only per request so a rebuilt index is always seen) and a blocking
  * write of its output. init() sets process_session_limit to 1 so the
  * skeleton tells master "busy" for the whole time, and master starts
@@ -39,6 +39,7 @@
 #include "params.h"
 #include "server.h"
 #include "showq.h"
+#include "strlist.h"
 
 /* Longest wait for the request itself. */
 #define REQUEST_TIMEOUT_MAX 60
@@ -64,8 +65,8 @@ static int peer_authorized(uid_t uid)
         return 1;
     if (strcmp(var_authorized_mailq_users, ANYONE) == 0)
         return 1;
-    users = config_split_list(var_authorized_mailq_users, &n);
-    for (size_t i = 0; i < n && !ok; i++) {
+    users = strlist_split(var_authorized_mailq_users, &n);
+    for (size_t i = 0; users != NULL && i < n && !ok; i++) {
         if (strcmp(users[i], ANYONE) == 0) {
             ok = 1;
             continue;
@@ -73,7 +74,7 @@ static int peer_authorized(uid_t uid)
         pw = getpwnam(users[i]);
         ok = pw != NULL && pw->pw_uid == uid;
     }
-    config_list_free(users);
+    strlist_free(users);
     return ok;
 }
 

@@ -11,7 +11,7 @@
  *   showq_report.c  the one-screen report (text or JSON)
  *
  * Nothing here is shared with another program; the index is read through
- * lib/queue_index.h only.
+ * lib/mail/queue_index.h only.
  */
 #ifndef POSTERN_SHOWQ_H
 #define POSTERN_SHOWQ_H

@@ -42,6 +42,7 @@
 #include "netaddr.h"
 #include "params.h"
 #include "smtpd.h"
+#include "strlist.h"
 
 struct table_list {
     struct dict **dicts;
@@ -85,7 +86,7 @@ static void mynetworks_init(void)
     char *nets = xstrdup(""), err[256];
     long n;
 
-    while ((n = dict_list_next_item(&pos, &start)) > 0) {
+    while ((n = strlist_next(&pos, &start)) > 0) {
         char *item = xstrndup(start, (size_t)n);
         struct netlist one;
 
@@ -113,7 +114,7 @@ static void relay_domains_init(void)
     const char *pos = var_relay_domains, *start;
     long n;
 
-    while ((n = dict_list_next_item(&pos, &start)) > 0) {
+    while ((n = strlist_next(&pos, &start)) > 0) {
         char *item = xstrndup(start, (size_t)n);
 
         if (strchr(item, ':') != NULL) {
@@ -136,11 +137,11 @@ void smtpd_policy_init(void)
 
     mynetworks_init();
     relay_domains_init();
-    names = config_split_list(var_parent_domain_matches_subdomains, &count);
-    for (size_t i = 0; i < count; i++)
+    names = strlist_split(var_parent_domain_matches_subdomains, &count);
+    for (size_t i = 0; names != NULL && i < count; i++)
         if (strcmp(names[i], "relay_domains") == 0)
             relay_parent_matches = 1;
-    config_list_free(names);
+    strlist_free(names);
 }
 
 /* --- matching --- */

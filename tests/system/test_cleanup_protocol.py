@@ -31,7 +31,7 @@ MSG_LIMIT = 200000
 HDR_LIMIT = 4096
 
 
-# --- the attribute protocol (lib/attr.h) ---------------------------------
+# --- the attribute protocol (lib/util/attr.h) ---------------------------------
 
 def encode(attrs):
     out = bytearray()
@@ -169,7 +169,7 @@ class Cleanup:
         fd = lsock.fileno()
         env = dict(os.environ, POSTERN_LISTEN_FDS="1")
         env.pop("MAIL_CONFIG", None)
-        # The listening socket must be fd 4 (lib/mail_proto.h).
+        # The listening socket must be fd 4 (lib/mail/mail_proto.h).
         # fd 3: master's status pipe; fd 4: the listener. Python's own
         # descriptors are not inheritable, so nothing else reaches the daemon.
         self.status_r, status_w = os.pipe()

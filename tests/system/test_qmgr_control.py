@@ -1,7 +1,7 @@
 """qmgr control requests on private/qmgr, against a real instance.
 
 The test talks to private/qmgr itself with a small client for the attribute
-protocol (lib/attr.h; requests and replies in lib/mail_proto.h), as
+protocol (lib/util/attr.h; requests and replies in lib/mail/mail_proto.h), as
 postqueue and postsuper do:
 
     flush                       every deferred message is delivered at once

@@ -1,7 +1,7 @@
 """qmgr against a fake smtp delivery agent (no master, no real smtp).
 
 Each test makes a private queue directory, writes queue files itself (format
-version 1, see lib/queue_file.h), starts the qmgr binary with a listening
+version 1, see lib/mail/queue_file.h), starts the qmgr binary with a listening
 socket on private/qmgr passed as fd 4 (as master would), and answers the
 req=deliver requests on private/smtp from a Python thread with chosen
 statuses. What is checked is what an operator would see: where the file is,

@@ -3,7 +3,7 @@
 The smtp daemon is started by hand (no master): a listening UNIX socket is
 passed as fd 4 with POSTERN_LISTEN_FDS=1, the test plays qmgr on it
 (mail_proto.h: req=deliver ... / event=rcpt ... / event=done), and queue
-files are written in queue file format 1 (lib/queue_file.h). The next hop is
+files are written in queue file format 1 (lib/mail/queue_file.h). The next hop is
 an aiosmtpd server in a subprocess that stores every message (optionally
 advertising PIPELINING, answering 450/550 for chosen recipients) or a small
 scripted socket server for misbehaving peers.
@@ -98,7 +98,7 @@ os.execv(sys.argv[3], sys.argv[3:])
 
 
 # --------------------------------------------------------------------------
-# Queue files (format version 1, lib/queue_file.h)
+# Queue files (format version 1, lib/mail/queue_file.h)
 
 def write_queue_file(queue_dir, qid, content, rcpts, sender="sender@example.com",
                      body_type="7BIT", message_id="<msg@example.com>", arrival=None):

@@ -4,7 +4,7 @@ Each test starts one smtpd by hand (no master): a queue directory with
 private/, a main.cf, a listening TCP socket on 127.0.0.1 passed as fd 4
 (POSTERN_LISTEN_FDS=1) and a status pipe as fd 3. A fake cleanup written
 here listens on private/cleanup, speaks the attribute protocol of
-lib/mail_proto.h and records every transaction, so the tests can check
+lib/mail/mail_proto.h and records every transaction, so the tests can check
 exactly what smtpd handed over (envelope, content bytes, close or abort).
 
 Binaries come from $POSTERN_BUILD_DIR (default: build/ in the source tree).

@@ -134,20 +134,6 @@ static void test_time_parse(void)
     CHECK_LONG("empty", config_parse_time("", 's', &s), -1);
 }
 
-static void test_split_list(void)
-{
-    size_t n;
-    char **list = config_split_list(" a, b,,c\td ", &n);
-    CHECK_LONG("count", n, 4);
-    CHECK_STR("0", list[0], "a");
-    CHECK_STR("3", list[3], "d");
-    CHECK_TRUE("terminated", list[4] == NULL);
-    config_list_free(list);
-    list = config_split_list("", &n);
-    CHECK_LONG("empty count", n, 0);
-    config_list_free(list);
-}
-
 /* Every parameter in the table must be documented in docs/configuration.md. */
 static void test_documented(void)
 {
@@ -187,7 +173,6 @@ int main(void)
     test_typed_values();
     test_missing_file();
     test_time_parse();
-    test_split_list();
     test_documented();
     {
         char path[256];

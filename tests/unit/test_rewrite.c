@@ -1,6 +1,6 @@
 /*
  * test_rewrite.c - canonical maps and virtual alias expansion
- * (lib/rewrite.c): every result form, extensions, recursion, addresses
+ * (lib/mail/rewrite.c): every result form, extensions, recursion, addresses
  * that map to themselves, duplicates, both limits, bad results, temporary
  * failures (a pcre: table hitting its match limit), and the trace.
  */

@@ -1,5 +1,5 @@
 /*
- * test_route.c - the routing decision (lib/route.c): transport_maps by
+ * test_route.c - the routing decision (lib/mail/route.c): transport_maps by
  * address and by domain (with and without parent_domain_matches_subdomains),
  * every transport form, sender-dependent relay hosts, relayhost, the MX
  * default, address literals, next-hop parsing, temporary table failures

@@ -24,6 +24,7 @@
 #include "errtext.h"
 #include "params.h"
 #include "route.h"
+#include "strlist.h"
 
 #define DSN_TEMP "4.3.0"
 #define DSN_CONFIG "4.3.5"
@@ -92,12 +93,12 @@ static int open_maps(const char *name, const char *list, struct dict **dict, cha
 static int param_listed(const char *list, const char *name)
 {
     size_t n;
-    char **items = config_split_list(list ? list : "", &n);
+    char **items = strlist_split(list, &n);
     int found = 0;
 
-    for (size_t i = 0; i < n && !found; i++)
+    for (size_t i = 0; items != NULL && i < n && !found; i++)
         found = strcasecmp(items[i], name) == 0;
-    config_list_free(items);
+    strlist_free(items);
     return found;
 }
 

@@ -5,7 +5,7 @@
  * group and user IDs (real, effective, saved), and checks that root cannot be
  * regained. It only makes system calls, so master's child may use it
  * between fork() and exec(). privs_become() looks the account up first and
- * refuses an account with uid 0. Every daemon (lib/server.c) and every tool
+ * refuses an account with uid 0. Every daemon (lib/mail/server.c) and every tool
  * started as root (postqueue, postsuper, postroute) gives up root through
  * these two functions and nothing else.
  * Success convention: 0 ok, -1 with err filled (errno kept where relevant).

@@ -16,6 +16,7 @@
 #include "dict.h"
 #include "dict_backend.h"
 #include "errtext.h"
+#include "strlist.h"
 #include "msg.h"
 
 /* --- scratch helpers for backends --- */
@@ -217,32 +218,6 @@ static const struct dict_ops list_ops = {
     .fold = 0,
 };
 
-static int is_sep(char c)
-{
-    return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-long dict_list_next_item(const char **pos, const char **start)
-{
-    const char *p = *pos;
-    int depth = 0;
-
-    while (*p && is_sep(*p))
-        p++;
-    *start = p;
-    while (*p && (depth > 0 || !is_sep(*p))) {
-        if (*p == '{')
-            depth++;
-        else if (*p == '}' && --depth < 0)
-            return -1;
-        p++;
-    }
-    if (depth != 0)
-        return -1;
-    *pos = p;
-    return (long)(p - *start);
-}
-
 int dict_open_list(const char *list, int flags, struct dict **result, char *err, size_t errlen)
 {
     struct dict *dict = dict_alloc("list:", 4, flags);
@@ -254,7 +229,7 @@ int dict_open_list(const char *list, int flags, struct dict **result, char *err,
     *result = NULL;
     dict->ops = &list_ops;
     dict->priv = lp;
-    while ((n = dict_list_next_item(&pos, &start)) > 0) {
+    while ((n = strlist_next(&pos, &start)) > 0) {
         char *spec = xstrndup(start, (size_t)n);
         struct dict *member;
         int rc = dict_open(spec, flags, &member, err, errlen);

@@ -8,8 +8,9 @@
 #include <sys/socket.h>
 
 #include "alloc.h"
-#include "config.h"
+#include "errtext.h"
 #include "netaddr.h"
+#include "strlist.h"
 
 static int parse_addr(const char *text, int *family, unsigned char *addr)
 {
@@ -75,19 +76,25 @@ static int parse_net(const char *item, struct netaddr_net *net, char *err, size_
 int netlist_parse(const char *text, struct netlist *list, char *err, size_t errlen)
 {
     size_t n;
-    char **items = config_split_list(text, &n);
+    char **items = strlist_split(text, &n);
 
+    if (items == NULL) {
+        errtext_set(err, errlen, "unbalanced braces in \"%.200s\"", text);
+        list->nets = NULL;
+        list->count = 0;
+        return -1;
+    }
     list->nets = xcalloc(n ? n : 1, sizeof(*list->nets));
     list->count = 0;
     for (size_t i = 0; i < n; i++) {
         if (parse_net(items[i], &list->nets[list->count], err, errlen) < 0) {
-            config_list_free(items);
+            strlist_free(items);
             netlist_free(list);
             return -1;
         }
         list->count++;
     }
-    config_list_free(items);
+    strlist_free(items);
     return 0;
 }
 

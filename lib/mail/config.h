@@ -63,9 +63,4 @@ int config_parse_time(const char *text, char unit, long *seconds);
 /* Parse a boolean "yes"/"no". */
 int config_parse_bool(const char *text, long *value);
 
-/* Split a list value on commas and white space into a NULL-terminated array
- * (caller frees with config_list_free). */
-char **config_split_list(const char *value, size_t *count);
-void config_list_free(char **list);
-
 #endif

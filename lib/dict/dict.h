@@ -149,11 +149,4 @@ const char *dict_spec(const struct dict *dict);
 /* Close a table and free everything it owns. Accepts NULL; returns NULL. */
 struct dict *dict_close(struct dict *dict);
 
-/*
- * Walk a main.cf list ("a, b c, inline:{ k=v, x=y }"): items are separated by
- * commas and white space; braces group. Sets *start to the next item and
- * returns its length; 0 at the end, -1 for unbalanced braces. *pos advances.
- */
-long dict_list_next_item(const char **pos, const char **start);
-
 #endif

@@ -28,10 +28,10 @@
 #include <event2/event.h>
 
 #include "alloc.h"
-#include "config.h"
 #include "errtext.h"
 #include "msg.h"
 #include "mx_resolve.h"
+#include "strlist.h"
 
 struct self_addr {
     int family;
@@ -195,14 +195,18 @@ int mxr_init(struct event_base *base, const char *myhostname, const char *proxy_
         self.myhostname[n - 1] = '\0';
     if (use_interfaces && self_add_interfaces(err, errlen) < 0)
         return -1;
-    items = config_split_list(proxy_interfaces ? proxy_interfaces : "", &n);
+    items = strlist_split(proxy_interfaces, &n);
+    if (items == NULL) {
+        errtext_set(err, errlen, "proxy_interfaces: unbalanced braces");
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (self_add_text(items[i], err, errlen) < 0) {
-            config_list_free(items);
+            strlist_free(items);
             return -1;
         }
     }
-    config_list_free(items);
+    strlist_free(items);
     self_make_text();
     return 0;
 }

@@ -445,36 +445,3 @@ int config_is_set(const char *name)
     return (idx < 0 || states == NULL) ? 0 : states[idx].is_set;
 }
 
-char **config_split_list(const char *value, size_t *count)
-{
-    char **list = NULL;
-    size_t n = 0, cap = 0;
-    const char *p = value;
-
-    for (;;) {
-        const char *start;
-        while (*p && (isspace((unsigned char)*p) || *p == ','))
-            p++;
-        if (*p == '\0')
-            break;
-        start = p;
-        while (*p && !isspace((unsigned char)*p) && *p != ',')
-            p++;
-        list = xgrow(list, &cap, n + 2, sizeof(*list));
-        list[n++] = xstrndup(start, (size_t)(p - start));
-    }
-    list = xgrow(list, &cap, n + 1, sizeof(*list));
-    list[n] = NULL;
-    if (count)
-        *count = n;
-    return list;
-}
-
-void config_list_free(char **list)
-{
-    if (list == NULL)
-        return;
-    for (char **p = list; *p; p++)
-        xfree(*p);
-    xfree(list);
-}
