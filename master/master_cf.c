@@ -10,16 +10,18 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 
 #include "alloc.h"
+#include "fdio.h"
+#include "hostport.h"
+#include "line_reader.h"
 #include "master_cf.h"
+#include "strbuf.h"
 
 #define MASTER_CF_COLUMNS 8
 
@@ -194,95 +196,28 @@ static int plain_name_ok(const char *name)
     return 1;
 }
 
-static int parse_port(const char *text, int *port)
-{
-    size_t len = strlen(text);
-    int all_digits = 1;
-
-    if (len == 0 || len > 32)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (!isdigit(c))
-            all_digits = 0;
-        if (!isalnum(c) && c != '-' && c != '_')
-            return -1;
-    }
-    if (all_digits) {
-        long n;
-        if (len > 5)
-            return -1;
-        n = strtol(text, NULL, 10);
-        if (n < 1 || n > 65535)
-            return -1;
-        *port = (int)n;
-        return 0;
-    }
-    {
-        struct servent *se = getservbyname(text, "tcp");
-        if (se == NULL)
-            return -1;
-        *port = ntohs((unsigned short)se->s_port);
-        return *port > 0 ? 0 : -1;
-    }
-}
-
-static int host_ok(const char *host)
-{
-    size_t len = strlen(host);
-
-    if (len == 0 || len > MASTER_CF_HOST_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)host[i];
-        if (!isalnum(c) && c != '.' && c != '-' && c != '_')
-            return 0;
-    }
-    return 1;
-}
-
-/* Split "[v6]:port", "host:port" or "port". */
+/* "port", "host:port" or "[address]:port" (hostport.h). */
 static int parse_inet_service(struct cf_parser *p, int line, const char *svc,
                               struct master_cf_entry *e)
 {
-    const char *colon = strrchr(svc, ':');
-    const char *port_text = svc;
-    char *host = NULL;
+    struct hostport hp;
+    char why[256];
 
-    if (svc[0] == '[') {
-        const char *close = strchr(svc, ']');
-        struct in6_addr a6;
-        if (close == NULL || close[1] != ':') {
-            cf_err(p, line, "bad inet service \"%s\": expected [address]:port", svc);
-            return -1;
-        }
-        host = xstrndup(svc + 1, (size_t)(close - svc - 1));
-        if (inet_pton(AF_INET6, host, &a6) != 1) {
-            cf_err(p, line, "bad IPv6 address in \"%s\"", svc);
-            xfree(host);
-            return -1;
-        }
-        port_text = close + 2;
-    } else if (colon != NULL) {
-        host = xstrndup(svc, (size_t)(colon - svc));
-        if (strchr(host, ':') != NULL) {
-            cf_err(p, line, "bad inet service \"%s\": put an IPv6 address in brackets", svc);
-            xfree(host);
-            return -1;
-        }
-        if (!host_ok(host)) {
-            cf_err(p, line, "bad host name in inet service \"%s\"", svc);
-            xfree(host);
-            return -1;
-        }
-        port_text = colon + 1;
-    }
-    if (parse_port(port_text, &e->port) < 0) {
-        cf_err(p, line, "bad or unknown port \"%s\" in inet service \"%s\"", port_text, svc);
-        xfree(host);
+    if (hostport_parse(svc, HOSTPORT_PORT_ALONE, &hp, why, sizeof(why)) < 0) {
+        cf_err(p, line, "bad inet service \"%s\": %s", svc, why);
         return -1;
     }
-    e->host = host;
+    if (!hp.has_port) {
+        cf_err(p, line, "bad inet service \"%s\": expected port, host:port or [address]:port",
+               svc);
+        return -1;
+    }
+    if (hp.bracketed && hp.family == 0) {
+        cf_err(p, line, "bad inet service \"%s\": only an IP address goes in brackets", svc);
+        return -1;
+    }
+    e->host = hp.host[0] ? xstrdup(hp.host) : NULL;
+    e->port = (int)hp.port;
     return 0;
 }
 
@@ -531,73 +466,15 @@ static int check_chars(struct cf_parser *p, int line, const char *s, size_t len)
     return 0;
 }
 
-struct logical {
-    char *buf;
-    size_t len, cap;
-    int line;               /* 0: nothing pending */
-};
-
-static int logical_append(struct cf_parser *p, struct logical *lg, int line,
-                          const char *s, size_t len)
-{
-    size_t need = lg->len + (lg->len ? 1 : 0) + len + 1;
-
-    if (need > MASTER_CF_LINE_MAX) {
-        cf_err(p, line, "logical line too long (limit %d bytes)", MASTER_CF_LINE_MAX);
-        return -1;
-    }
-    lg->buf = xgrow(lg->buf, &lg->cap, need, 1);
-    if (lg->len)
-        lg->buf[lg->len++] = ' ';
-    memcpy(lg->buf + lg->len, s, len);
-    lg->len += len;
-    lg->buf[lg->len] = '\0';
-    return 0;
-}
-
-static int logical_flush(struct cf_parser *p, struct logical *lg)
-{
-    int rc = 0;
-
-    if (lg->line > 0)
-        rc = take_entry(p, lg->line, lg->buf, lg->len);
-    lg->len = 0;
-    lg->line = 0;
-    return rc;
-}
-
-static int take_line(struct cf_parser *p, struct logical *lg, int line,
-                     const char *s, size_t len)
-{
-    size_t i = 0;
-
-    if (check_chars(p, line, s, len) < 0)
-        return -1;
-    while (i < len && is_blank((unsigned char)s[i]))
-        i++;
-    if (i == len || s[i] == '#')
-        return 0;                       /* blank or comment */
-    if (i > 0) {
-        if (lg->line == 0) {
-            cf_err(p, line, "continuation line without a service before it");
-            return -1;
-        }
-        return logical_append(p, lg, line, s + i, len - i);
-    }
-    if (logical_flush(p, lg) < 0)
-        return -1;
-    lg->line = line;
-    return logical_append(p, lg, line, s, len);
-}
-
 int master_cf_parse(struct master_cf *cf, const char *filename,
                     const char *text, size_t len, char *err, size_t errlen)
 {
     struct cf_parser p = { filename ? filename : "master.cf", err, errlen, cf, 0 };
-    struct logical lg = { NULL, 0, 0, 0 };
-    size_t pos = 0;
-    int line = 0;
-    int rc = 0;
+    struct line_reader reader;
+    char *line;
+    size_t line_len;
+    unsigned lineno;
+    int rc;
 
     cf->entries = NULL;
     cf->count = 0;
@@ -605,17 +482,15 @@ int master_cf_parse(struct master_cf *cf, const char *filename,
         cf_err(&p, 0, "file too large (limit %d bytes)", MASTER_CF_SIZE_MAX);
         return -1;
     }
-    while (rc == 0 && pos < len) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) : len;
-
-        line++;
-        rc = take_line(&p, &lg, line, text + pos, end - pos);
-        pos = end + 1;
+    line_reader_init(&reader, p.file, text, len, MASTER_CF_LINE_MAX);
+    while ((rc = line_reader_next(&reader, &line, &line_len, &lineno, err, errlen)) == 1) {
+        if (check_chars(&p, (int)lineno, line, line_len) < 0
+            || take_entry(&p, (int)lineno, line, line_len) < 0) {
+            rc = -1;
+            break;
+        }
     }
-    if (rc == 0)
-        rc = logical_flush(&p, &lg);
-    xfree(lg.buf);
+    line_reader_free(&reader);
     if (rc < 0)
         master_cf_free(cf);
     return rc;
@@ -623,26 +498,19 @@ int master_cf_parse(struct master_cf *cf, const char *filename,
 
 int master_cf_load(struct master_cf *cf, const char *path, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "r");
     char *buf;
     size_t len;
     int rc;
 
     cf->entries = NULL;
     cf->count = 0;
-    if (fp == NULL) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (fdio_read_file(path, MASTER_CF_SIZE_MAX, &buf, &len) < 0) {
+        if (errno == EFBIG)
+            snprintf(err, errlen, "%s: file too large (limit %d bytes)", path, MASTER_CF_SIZE_MAX);
+        else
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
-    buf = xmalloc(MASTER_CF_SIZE_MAX + 1);
-    len = fread(buf, 1, MASTER_CF_SIZE_MAX + 1, fp);
-    if (ferror(fp)) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        fclose(fp);
-        xfree(buf);
-        return -1;
-    }
-    fclose(fp);
     rc = master_cf_parse(cf, path, buf, len, err, errlen);
     xfree(buf);
     return rc;
@@ -674,30 +542,6 @@ const char *master_cf_option(const struct master_cf_entry *entry, const char *na
 }
 
 /* ---- printing --------------------------------------------------------- */
-
-struct strbuf {
-    char *s;
-    size_t len, cap;
-};
-
-static void sb_add(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct strbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    sb->s = xgrow(sb->s, &sb->cap, sb->len + (size_t)n + 1, 1);
-    va_start(ap, fmt);
-    vsnprintf(sb->s + sb->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb->len += (size_t)n;
-}
 
 static int has_blank(const char *text)
 {
@@ -731,33 +575,33 @@ static void print_entry(struct strbuf *sb, const struct master_cf_entry *e)
         snprintf(maxproc, sizeof(maxproc), "-");
     else
         snprintf(maxproc, sizeof(maxproc), "%ld", e->maxproc);
-    sb_add(sb, "%-10s %-5s %-7c %-7c %-7c %-7s %-7s %s", e->service,
+    strbuf_printf(sb, "%-10s %-5s %-7c %-7c %-7c %-7s %-7s %s", e->service,
            master_cf_type_name(e->type), e->private_flag, e->unpriv_flag,
            e->chroot_flag, wakeup, maxproc, e->command);
     for (size_t i = 0; i < e->n_args; i++) {
         if (e->args[i][0] == '\0')
-            sb_add(sb, " { }");
+            strbuf_printf(sb, " { }");
         else if (arg_needs_group(e->args[i]))
-            sb_add(sb, " { %s }", e->args[i]);
+            strbuf_printf(sb, " { %s }", e->args[i]);
         else
-            sb_add(sb, " %s", e->args[i]);
+            strbuf_printf(sb, " %s", e->args[i]);
     }
     for (size_t i = 0; i < e->n_options; i++) {
         const char *eq = strchr(e->options[i], '=');
         if (has_blank(eq + 1))
-            sb_add(sb, "\n  -o { %.*s = %s }", (int)(eq - e->options[i]), e->options[i], eq + 1);
+            strbuf_printf(sb, "\n  -o { %.*s = %s }", (int)(eq - e->options[i]), e->options[i], eq + 1);
         else
-            sb_add(sb, "\n  -o %s", e->options[i]);
+            strbuf_printf(sb, "\n  -o %s", e->options[i]);
     }
-    sb_add(sb, "\n");
+    strbuf_printf(sb, "\n");
 }
 
 char *master_cf_print(const struct master_cf *cf)
 {
-    struct strbuf sb = { NULL, 0, 0 };
+    struct strbuf sb = STRBUF_INIT;
 
-    sb_add(&sb, "# service type  private unpriv  chroot  wakeup  maxproc command + args\n");
+    strbuf_printf(&sb, "# service type  private unpriv  chroot  wakeup  maxproc command + args\n");
     for (size_t i = 0; i < cf->count; i++)
         print_entry(&sb, &cf->entries[i]);
-    return sb.s;
+    return strbuf_detach(&sb);
 }

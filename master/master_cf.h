@@ -44,7 +44,6 @@ enum master_cf_type { MASTER_CF_INET, MASTER_CF_UNIX };
 #define MASTER_CF_ARGS_MAX   1000           /* arguments per service */
 #define MASTER_CF_ENTRY_MAX  1000           /* services per file */
 #define MASTER_CF_NAME_MAX   80             /* unix service / command name */
-#define MASTER_CF_HOST_MAX   255
 #define MASTER_CF_WAKEUP_MAX 604800L        /* one week */
 #define MASTER_CF_PROC_MAX   100000L
 

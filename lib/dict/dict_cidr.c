@@ -35,6 +35,7 @@
 #include "dict_backend.h"
 #include "dict_text.h"
 #include "errtext.h"
+#include "line_reader.h"
 
 enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
 
@@ -155,11 +156,11 @@ static char *first_word(char **p)
 {
     char *w = *p, *e = w;
 
-    while (*e && !dict_is_blank(*e))
+    while (*e && !line_reader_is_blank(*e))
         e++;
     if (*e)
         *e++ = '\0';
-    while (dict_is_blank(*e))
+    while (line_reader_is_blank(*e))
         e++;
     *p = e;
     return w;
@@ -213,14 +214,14 @@ static int parse_line(struct cidr_priv *cp, struct dict_parse *ps, char *line, s
 static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, size_t len,
                       char *err, size_t errlen)
 {
-    struct dict_text_reader rd;
+    struct line_reader rd;
     struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
     size_t *stack = NULL, depth = 0, stack_cap = 0;
     char *line;
     int rc;
 
-    dict_text_init(&rd, file, buf, len);
-    while ((rc = dict_text_next(&rd, &line, &ps.lineno, err, errlen)) == 1) {
+    line_reader_init(&rd, file, buf, len, DICT_LINE_MAX);
+    while ((rc = line_reader_next(&rd, &line, NULL, &ps.lineno, err, errlen)) == 1) {
         if (parse_line(cp, &ps, line, &stack, &depth, &stack_cap) < 0) {
             rc = -1;
             break;
@@ -231,7 +232,7 @@ static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, s
         rc = dict_parse_fail(&ps, "if without matching endif");
     }
     xfree(stack);
-    dict_text_free(&rd);
+    line_reader_free(&rd);
     return rc;
 }
 

@@ -42,6 +42,7 @@
 #include "dict_backend.h"
 #include "dict_text.h"
 #include "errtext.h"
+#include "line_reader.h"
 
 #define DICT_PCRE_MATCH_LIMIT 1000000
 #define DICT_PCRE_DEPTH_LIMIT 10000
@@ -87,11 +88,11 @@ static pcre2_code *parse_pattern(struct dict_parse *ps, char **pos, int *negate)
     if (*p == '!') {
         *negate = 1;
         p++;
-        while (dict_is_blank(*p))
+        while (line_reader_is_blank(*p))
             p++;
     }
     delim = *p;
-    if (delim == '\0' || isalnum((unsigned char)delim) || dict_is_blank(delim) || delim == '\\') {
+    if (delim == '\0' || isalnum((unsigned char)delim) || line_reader_is_blank(delim) || delim == '\\') {
         dict_parse_fail(ps, "expected a pattern such as /regex/, got \"%.40s\"", p);
         return NULL;
     }
@@ -106,7 +107,7 @@ static pcre2_code *parse_pattern(struct dict_parse *ps, char **pos, int *negate)
         return NULL;
     }
     len = (size_t)(p - start);
-    for (p++; *p && !dict_is_blank(*p); p++) {
+    for (p++; *p && !line_reader_is_blank(*p); p++) {
         switch (*p) {
         case 'i': options ^= PCRE2_CASELESS; break;
         case 'm': options ^= PCRE2_MULTILINE; break;
@@ -184,10 +185,10 @@ static int keyword(const char *line, const char *word, char **rest)
 {
     size_t n = strlen(word);
 
-    if (strncasecmp(line, word, n) != 0 || (line[n] != '\0' && !dict_is_blank(line[n])))
+    if (strncasecmp(line, word, n) != 0 || (line[n] != '\0' && !line_reader_is_blank(line[n])))
         return 0;
     *rest = (char *)line + n;
-    while (dict_is_blank(**rest))
+    while (line_reader_is_blank(**rest))
         (*rest)++;
     return 1;
 }
@@ -213,7 +214,7 @@ static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, u
     if (keyword(line, "if", &rest)) {
         if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
             return -1;
-        while (dict_is_blank(*rest))
+        while (line_reader_is_blank(*rest))
             rest++;
         if (*rest) {
             pcre2_code_free(re);
@@ -229,7 +230,7 @@ static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, u
     rest = line;
     if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
         return -1;
-    while (dict_is_blank(*rest))
+    while (line_reader_is_blank(*rest))
         rest++;
     if (*rest == '\0') {
         pcre2_code_free(re);
@@ -252,14 +253,14 @@ static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, u
 static int parse_file(struct pcre_priv *pp, const char *file, const char *buf, size_t len,
                       uint32_t *max_groups, char *err, size_t errlen)
 {
-    struct dict_text_reader rd;
+    struct line_reader rd;
     struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
     size_t *stack = NULL, depth = 0, stack_cap = 0;
     char *line;
     int rc;
 
-    dict_text_init(&rd, file, buf, len);
-    while ((rc = dict_text_next(&rd, &line, &ps.lineno, err, errlen)) == 1) {
+    line_reader_init(&rd, file, buf, len, DICT_LINE_MAX);
+    while ((rc = line_reader_next(&rd, &line, NULL, &ps.lineno, err, errlen)) == 1) {
         if (parse_line(pp, &ps, line, max_groups, &stack, &depth, &stack_cap) < 0) {
             rc = -1;
             break;
@@ -270,7 +271,7 @@ static int parse_file(struct pcre_priv *pp, const char *file, const char *buf, s
         rc = dict_parse_fail(&ps, "if without matching endif");
     }
     xfree(stack);
-    dict_text_free(&rd);
+    line_reader_free(&rd);
     return rc;
 }
 

@@ -1,15 +1,10 @@
 /*
- * dict_text.h - the text behind table files: logical lines, and the
- * "key value" source format that postmap compiles into lmdb tables.
+ * dict_text.h - the text behind table files: loading a source file, the
+ * "key value" source format that postmap compiles into lmdb tables, and
+ * "FILE:LINE: message" errors for the table parsers.
  *
- * Logical lines (Postfix): a line that starts with white space continues the
- * previous logical line (joined as written, without the newline); empty
- * lines, white-space-only lines and lines whose first non-blank character is
- * '#' are skipped and do not end a logical line. A trailing CR is removed
- * from every physical line. A file whose first logical line starts with
- * white space is an error, as is a NUL byte or a logical line longer than
- * DICT_LINE_MAX. The leading and trailing white space of a logical line is
- * removed.
+ * Logical lines (continuation, comments, CR, NUL and length errors) are
+ * line_reader.h's; a logical line here may be at most DICT_LINE_MAX bytes.
  *
  * Source format for lmdb ("key value"): the key is the text up to the first
  * white space, folded to lower case (ASCII); the value is the rest of the
@@ -17,8 +12,8 @@
  * is an error; a key longer than DICT_KEY_MAX bytes too.
  *
  * Errors read "NAME:LINE: message", NAME being the file name given.
- * Memory: a reader owns its line buffer (valid until the next call or
- * dict_text_free); it only reads the caller's buffer, which must outlive it.
+ * Memory: dict_text_load() returns a buffer the caller frees with xfree;
+ * nothing else is kept.
  * Success convention: 0 / -1 with err, as everywhere in lib/.
  */
 #ifndef POSTERN_DICT_TEXT_H
@@ -29,28 +24,6 @@
 #define DICT_LINE_MAX 65536         /* bytes in one logical line */
 #define DICT_KEY_MAX 511            /* LMDB's key size limit */
 #define DICT_FILE_MAX ((size_t)1 << 31)   /* 2 GB: table source files */
-
-struct dict_text_reader {
-    const char *name;       /* for messages */
-    const char *buf;
-    size_t len;
-    size_t pos;
-    unsigned lineno;        /* physical lines consumed so far */
-    char *line;             /* the current logical line, NUL-terminated */
-    size_t cap;
-};
-
-void dict_text_init(struct dict_text_reader *r, const char *name, const char *buf, size_t len);
-
-/*
- * The next logical line: returns 1 with *line (owned by the reader, trimmed,
- * non-empty) and *lineno (its first physical line), 0 at the end, -1 with
- * err on a bad line.
- */
-int dict_text_next(struct dict_text_reader *r, char **line, unsigned *lineno,
-                   char *err, size_t errlen);
-
-void dict_text_free(struct dict_text_reader *r);
 
 /* Read a whole file (at most DICT_FILE_MAX bytes) into a new NUL-terminated
  * buffer the caller frees with xfree. */
@@ -81,7 +54,5 @@ struct dict_parse {
 
 int dict_parse_fail(struct dict_parse *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* White space as the table files know it (space, tab, CR, LF, FF, VT). */
-int dict_is_blank(char c);
 
 #endif

@@ -17,6 +17,9 @@
 #include "alloc.h"
 #include "errtext.h"
 #include "config.h"
+#include "fdio.h"
+#include "line_reader.h"
+#include "strbuf.h"
 #include "postern_paths.h"
 
 #define EXPAND_DEPTH_MAX 20
@@ -107,116 +110,37 @@ static int apply_setting(const char *text, size_t len, const char *where,
 
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "r");
-    char *buf;
+    char *text;
     size_t len;
 
-    if (fp == NULL) {
-        errtext_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = xmalloc(MAIN_CF_SIZE_MAX + 1);
-    len = fread(buf, 1, MAIN_CF_SIZE_MAX + 1, fp);
-    if (ferror(fp) || len > MAIN_CF_SIZE_MAX) {
+    if (fdio_read_file(path, MAIN_CF_SIZE_MAX, &text, &len) < 0) {
         errtext_set(err, errlen, "cannot read %s: %s", path,
-                ferror(fp) ? strerror(errno) : "file too large");
-        fclose(fp);
-        xfree(buf);
+                    errno == EFBIG ? "file too large" : strerror(errno));
         return NULL;
     }
-    fclose(fp);
-    buf[len] = '\0';
-    if (memchr(buf, '\0', len)) {
-        errtext_set(err, errlen, "%s: contains a NUL byte", path);
-        xfree(buf);
-        return NULL;
-    }
-    return buf;
+    return text;
 }
 
-/*
- * Walk logical lines: a line beginning with white space continues the
- * previous one; comments and blank lines end nothing.
- */
-static int parse_main_cf(const char *path, char *text, char *err, size_t errlen)
+/* Apply every logical line of main.cf (line_reader.h). */
+static int parse_main_cf(const char *path, const char *text, char *err, size_t errlen)
 {
-    char *line = text;
-    char *logical = NULL;
-    size_t logical_len = 0, logical_cap = 0;
-    int logical_lineno = 0, lineno = 0;
+    struct line_reader reader;
+    char *line;
+    size_t len;
+    unsigned lineno;
     char where[600];
-    int rc = 0;
+    int rc;
 
-    for (;;) {
-        char *nl = line ? strchr(line, '\n') : NULL;
-        int at_end = (line == NULL || *line == '\0');
-        int is_cont, is_blank, is_comment;
-        char *p;
-
-        if (!at_end) {
-            lineno++;
-            if (nl)
-                *nl = '\0';
-            p = line;
-            while (*p == ' ' || *p == '\t' || *p == '\r')
-                p++;
-            is_blank = (*p == '\0');
-            is_comment = (*p == '#');
-            is_cont = (line[0] == ' ' || line[0] == '\t') && !is_blank && !is_comment;
-            if (is_blank || is_comment) {
-                line = nl ? nl + 1 : NULL;
-                continue;
-            }
-            if (is_cont && logical_len) {
-                size_t add;
-                line = p;
-                add = strlen(line);
-                logical = xgrow(logical, &logical_cap, logical_len + add + 2, 1);
-                logical[logical_len++] = ' ';
-                memcpy(logical + logical_len, line, add + 1);
-                logical_len += add;
-                line = nl ? nl + 1 : NULL;
-                continue;
-            }
-            if (is_cont) {
-                snprintf(where, sizeof(where), "%s:%d", path, lineno);
-                errtext_set(err, errlen, "%s: continuation line without a parameter", where);
-                rc = -1;
-                break;
-            }
-        }
-        if (logical_len) {
-            snprintf(where, sizeof(where), "%s:%d", path, logical_lineno);
-            if (apply_setting(logical, logical_len, where, err, errlen) < 0) {
-                rc = -1;
-                break;
-            }
-            logical_len = 0;
-        }
-        if (at_end)
+    line_reader_init(&reader, path, text, strlen(text), MAIN_CF_SIZE_MAX);
+    while ((rc = line_reader_next(&reader, &line, &len, &lineno, err, errlen)) == 1) {
+        snprintf(where, sizeof(where), "%s:%u", path, lineno);
+        if (apply_setting(line, len, where, err, errlen) < 0) {
+            rc = -1;
             break;
-        {
-            size_t add = strlen(line);
-            logical = xgrow(logical, &logical_cap, add + 1, 1);
-            memcpy(logical, line, add + 1);
-            logical_len = add;
-            logical_lineno = lineno;
         }
-        line = nl ? nl + 1 : NULL;
     }
-    xfree(logical);
+    line_reader_free(&reader);
     return rc;
-}
-
-/* Append to a growing buffer. */
-struct strbuf { char *s; size_t len, cap; };
-
-static void sb_add(struct strbuf *sb, const char *p, size_t n)
-{
-    sb->s = xgrow(sb->s, &sb->cap, sb->len + n + 1, 1);
-    memcpy(sb->s + sb->len, p, n);
-    sb->len += n;
-    sb->s[sb->len] = '\0';
 }
 
 static int expand(const char *raw, int depth, struct strbuf *out,
@@ -247,13 +171,13 @@ static int expand(const char *raw, int depth, struct strbuf *out,
     while (*p) {
         const char *dollar = strchr(p, '$');
         if (dollar == NULL) {
-            sb_add(out, p, strlen(p));
+            strbuf_add(out, p, strlen(p));
             break;
         }
-        sb_add(out, p, (size_t)(dollar - p));
+        strbuf_add(out, p, (size_t)(dollar - p));
         p = dollar + 1;
         if (*p == '$') {
-            sb_add(out, "$", 1);
+            strbuf_add(out, "$", 1);
             p++;
         } else if (*p == '{' || *p == '(') {
             char close = (*p == '{') ? '}' : ')';
@@ -277,8 +201,6 @@ static int expand(const char *raw, int depth, struct strbuf *out,
                 return -1;
         }
     }
-    if (out->s == NULL)
-        sb_add(out, "", 0);
     return 0;
 }
 
@@ -409,15 +331,15 @@ int config_load(const char *dir, char *const *overrides, size_t n_overrides,
     }
     compute_dynamic_defaults();
     for (size_t i = 0; i < param_table_len; i++) {
-        struct strbuf out = {0};
+        struct strbuf out = STRBUF_INIT;
         const struct param_def *def = &param_table[i];
 
         if (expand(states[i].raw, 0, &out, def->name, err, errlen) < 0) {
-            xfree(out.s);
+            strbuf_free(&out);
             return -1;
         }
         states[i].value = xfree(states[i].value);
-        states[i].value = out.s;
+        states[i].value = strbuf_detach(&out);
         if (def->kind == PARAM_STR) {
             *(char **)def->var = states[i].value;
         } else if (convert_number(def, states[i].value, (long *)def->var, err, errlen) < 0) {

@@ -84,7 +84,7 @@ static size_t trim(struct strbuf *line)
     return start;
 }
 
-int line_reader_next(struct line_reader *r, const char **line, size_t *len, unsigned *lineno,
+int line_reader_next(struct line_reader *r, char **line, size_t *len, unsigned *lineno,
                      char *err, size_t errlen)
 {
     unsigned first = 0;
@@ -118,7 +118,7 @@ int line_reader_next(struct line_reader *r, const char **line, size_t *len, unsi
     if (first == 0)
         return 0;
     start = trim(&r->line);
-    *line = strbuf_str(&r->line) + start;
+    *line = r->line.data + start;
     if (len)
         *len = strbuf_len(&r->line) - start;
     if (lineno)

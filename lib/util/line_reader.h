@@ -16,7 +16,8 @@
  *
  * Memory: the reader only reads the caller's buffer (which must outlive it)
  * and owns the current logical line, valid until the next call or
- * line_reader_free().
+ * line_reader_free(); the caller may change the line's bytes in place
+ * (a parser cutting it into fields).
  * Success convention: line_reader_next() returns 1 with a line, 0 at the
  * end, -1 with err filled.
  */
@@ -44,7 +45,7 @@ void line_reader_init(struct line_reader *r, const char *name, const char *buf, 
  * *lineno (its first physical line; either may be NULL), 0 at the end, -1
  * with err on a bad line.
  */
-int line_reader_next(struct line_reader *r, const char **line, size_t *len, unsigned *lineno,
+int line_reader_next(struct line_reader *r, char **line, size_t *len, unsigned *lineno,
                      char *err, size_t errlen);
 void line_reader_free(struct line_reader *r);
 

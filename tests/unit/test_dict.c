@@ -106,10 +106,10 @@ static const struct text_case text_cases[] = {
     {"user@Example.com  smtp:[relay]:25\n", "1:user@example.com=smtp:[relay]:25"},
     {"", ""},
     {"\n\n# only comments\n", ""},
-    {"  leading\n", "t:1: logical line must not start with white space"},
+    {"  leading\n", "t:1: continuation line (starting with white space) without a line before it"},
     {"key\n", "t:1: expected format: key whitespace value"},
     {"a b\nkeyonly   \n", "t:2: expected format: key whitespace value"},
-    {"a b\nx\0y z\n", "t:2: NUL character in line"},
+    {"a b\nx\0y z\n", "t:2: NUL character"},
 };
 
 static void test_text(void)
@@ -148,7 +148,7 @@ static void test_text(void)
         big[n + 1] = '\0';
         CHECK_LONG("line too long", dict_text_parse("t", big, n + 1, collect, out, err,
                                                     sizeof(err)), -1);
-        CHECK_STR("line too long", err, "t:1: line too long (more than 65536 bytes)");
+        CHECK_STR("line too long", err, "t:1: logical line too long (more than 65536 bytes)");
         xfree(big);
     }
 }
@@ -353,7 +353,7 @@ static const struct bad_case pcre_bad[] = {
     {"/a/ b\nendif\n", "DIR/bad:2: endif without matching if"},
     {"if /a/ extra\nendif\n", "DIR/bad:1: text after if pattern: \"extra\""},
     {"if /a/\nendif junk\n", "DIR/bad:2: text after endif: \"junk\""},
-    {" /a/ b\n", "DIR/bad:1: logical line must not start with white space"},
+    {" /a/ b\n", "DIR/bad:1: continuation line (starting with white space) without a line before it"},
 };
 
 static void test_pcre(void)

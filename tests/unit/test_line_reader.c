@@ -35,7 +35,7 @@ static void run_case(size_t i)
 {
     struct line_reader r;
     struct strbuf got = STRBUF_INIT;
-    const char *line;
+    char *line;
     size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text), line_len;
     unsigned lineno;
     char err[200];

@@ -144,19 +144,19 @@ static const struct bad_case bad_cases[] = {
     {"command with slash", "x unix - - - - - /bin/sh\n",
      "t.cf:1: bad command name \"/bin/sh\": a program name in daemon_directory, without '/'"},
     {"unknown port", "nosuchport_xyz inet - - - - - smtpd\n",
-     "t.cf:1: bad or unknown port \"nosuchport_xyz\" in inet service \"nosuchport_xyz\""},
+     "t.cf:1: bad inet service \"nosuchport_xyz\": bad port \"nosuchport_xyz\" (want 1-65535 or a service name)"},
     {"port out of range", "127.0.0.1:70000 inet - - - - - smtpd\n",
-     "t.cf:1: bad or unknown port \"70000\" in inet service \"127.0.0.1:70000\""},
+     "t.cf:1: bad inet service \"127.0.0.1:70000\": bad port \"70000\" (want 1-65535 or a service name)"},
     {"port zero", "0 inet - - - - - smtpd\n",
-     "t.cf:1: bad or unknown port \"0\" in inet service \"0\""},
+     "t.cf:1: bad inet service \"0\": bad port \"0\" (want 1-65535 or a service name)"},
     {"v6 without brackets", "::1:25 inet - - - - - smtpd\n",
-     "t.cf:1: bad inet service \"::1:25\": put an IPv6 address in brackets"},
+     "t.cf:1: bad inet service \"::1:25\": an IPv6 address must be in brackets"},
     {"bad v6", "[zz]:25 inet - - - - - smtpd\n",
-     "t.cf:1: bad IPv6 address in \"[zz]:25\""},
+     "t.cf:1: bad inet service \"[zz]:25\": only an IP address goes in brackets"},
     {"bracket without port", "[::1] inet - - - - - smtpd\n",
-     "t.cf:1: bad inet service \"[::1]\": expected [address]:port"},
+     "t.cf:1: bad inet service \"[::1]\": expected port, host:port or [address]:port"},
     {"continuation first", "  -o a=b\n",
-     "t.cf:1: continuation line without a service before it"},
+     "t.cf:1: continuation line (starting with white space) without a line before it"},
     {"missing -o value", "x unix - - - - - cmd -o\n",
      "t.cf:1: missing name=value after -o"},
     {"-o without equals", "x unix - - - - - cmd -o foo\n",
@@ -333,11 +333,11 @@ static void test_limits(void)
     text[n] = '\0';
     memcpy(text, "x unix - - - - - cmd ", 21);
     CHECK_LONG("long line", master_cf_parse(&cf, "t.cf", text, n, err, sizeof(err)), -1);
-    CHECK_STR("long line", err, "t.cf:1: logical line too long (limit 65536 bytes)");
+    CHECK_STR("long line", err, "t.cf:1: logical line too long (more than 65536 bytes)");
     xfree(text);
 
     CHECK_LONG("missing file", master_cf_load(&cf, "/nonexistent/master.cf", err, sizeof(err)), -1);
-    CHECK_STR("missing file", err, "cannot open /nonexistent/master.cf: No such file or directory");
+    CHECK_STR("missing file", err, "cannot read /nonexistent/master.cf: No such file or directory");
 }
 
 int main(void)
