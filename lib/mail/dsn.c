@@ -35,7 +35,7 @@ size_t dsn_prefix_len(const char *text, size_t len, enum dsn_class want_class)
     if ((n = digits_1_3(text, i, len)) == 0)
         return 0;
     i += n;
-    if (i < len && text[i] != ' ')
+    if (i < len && text[i] != ' ' && text[i] != '\t')
         return 0;
     return i;
 }

@@ -53,7 +53,7 @@ enum dsn_class {
 
 /*
  * The length of the status code that `text` starts with, when it is
- * followed by the end of the text (len bytes) or a space: "5.7.1 Relay
+ * followed by the end of the text (len bytes), a space or a tab: "5.7.1 Relay
  * access denied" gives 5. 0 when there is none. With want_class != 0 the
  * code must be of that class.
  */

@@ -10,7 +10,6 @@
  *
  * Memory: the module owns its dicts and the copied settings.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,13 +20,13 @@
 #include "alloc.h"
 #include "config.h"
 #include "dict.h"
+#include "dsn.h"
 #include "errtext.h"
+#include "hostport.h"
 #include "params.h"
 #include "route.h"
 #include "strlist.h"
 
-#define DSN_TEMP "4.3.0"
-#define DSN_CONFIG "4.3.5"
 
 static struct {
     struct dict *transport;
@@ -141,39 +140,6 @@ int route_init(char *err, size_t errlen)
 
 /* --- next hops --- */
 
-static int hostname_ok(const char *host, size_t len)
-{
-    if (len == 0 || len >= ROUTE_HOST_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)host[i];
-        if (!isalnum(c) && c != '-' && c != '.' && c != '_')
-            return 0;
-    }
-    return 1;
-}
-
-static int ip_address(const char *text)
-{
-    unsigned char buf[16];
-
-    return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
-}
-
-static int parse_port(const char *text, unsigned *port)
-{
-    char *end;
-    long n;
-
-    if (!isdigit((unsigned char)text[0]) || strlen(text) > 5)
-        return -1;
-    n = strtol(text, &end, 10);
-    if (*end != '\0' || n < 1 || n > 65535)
-        return -1;
-    *port = (unsigned)n;
-    return 0;
-}
-
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -183,55 +149,15 @@ static void lower(char *s)
 int route_parse_nexthop(const char *nexthop, struct route_result *res, char *err,
                         size_t errlen)
 {
-    const char *host = nexthop, *rest;
-    size_t host_len;
-    unsigned port = ROUTE_DEFAULT_PORT;
-    int mx = 1, is_addr = 0;
+    struct hostport hp;
 
-    if (nexthop[0] == '[') {
-        const char *close = strchr(nexthop, ']');
-        if (close == NULL) {
-            errtext_set(err, errlen, "missing \"]\"");
-            return -1;
-        }
-        host = nexthop + 1;
-        if (strncasecmp(host, "ipv6:", 5) == 0)
-            host += 5;
-        host_len = (size_t)(close - host);
-        rest = close + 1;
-        mx = 0;
-    } else {
-        rest = strchr(nexthop, ':');
-        if (rest == NULL)
-            rest = nexthop + strlen(nexthop);
-        host_len = (size_t)(rest - nexthop);
-    }
-    if (*rest == ':') {
-        if (parse_port(rest + 1, &port) < 0) {
-            errtext_set(err, errlen, "bad port \"%.20s\" (want 1-65535)", rest + 1);
-            return -1;
-        }
-    } else if (*rest != '\0') {
-        errtext_set(err, errlen, "unexpected text after \"]\"");
+    if (hostport_parse(nexthop, 0, &hp, err, errlen) < 0)
         return -1;
-    }
-    if (host_len == 0 || host_len >= ROUTE_HOST_MAX) {
-        errtext_set(err, errlen, host_len ? "host name too long" : "empty host");
-        return -1;
-    }
-    memcpy(res->host, host, host_len);
-    res->host[host_len] = '\0';
-    if (!mx && ip_address(res->host)) {
-        is_addr = 1;
-    } else if (!hostname_ok(res->host, host_len)) {
-        errtext_set(err, errlen, "bad host name \"%.100s\"", res->host);
-        res->host[0] = '\0';
-        return -1;
-    }
+    snprintf(res->host, sizeof(res->host), "%s", hp.host);
     lower(res->host);
-    res->port = port;
-    res->mx = mx;
-    res->host_is_addr = is_addr;
+    res->port = hp.has_port ? hp.port : ROUTE_DEFAULT_PORT;
+    res->mx = !hp.bracketed;
+    res->host_is_addr = hp.bracketed && hp.family != 0;
     return 0;
 }
 
@@ -300,42 +226,18 @@ static int set_nexthop(struct route_result *res, const char *nexthop, char *err,
     return 0;
 }
 
-/* "4.7.1 text" or "5.1.1": length of the status code (0: none). */
-static size_t dsn_prefix(const char *text)
-{
-    size_t i = 0;
-
-    if (text[0] != '4' && text[0] != '5')
-        return 0;
-    i = 1;
-    for (int part = 0; part < 2; part++) {
-        size_t digits = 0;
-        if (text[i++] != '.')
-            return 0;
-        while (isdigit((unsigned char)text[i]) && digits < 4) {
-            i++;
-            digits++;
-        }
-        if (digits == 0 || digits > 3)
-            return 0;
-    }
-    if (text[i] != '\0' && text[i] != ' ' && text[i] != '\t')
-        return 0;
-    return i;
-}
-
 static void set_error(struct route_result *res, const char *nexthop)
 {
-    size_t n = dsn_prefix(nexthop);
+    size_t n = dsn_prefix_len(nexthop, strlen(nexthop), DSN_CLASS_NONE);
 
     res->transport = ROUTE_TRANSPORT_ERROR;
-    if (n > 0) {
+    if (n > 0 && nexthop[0] != '2') {
         snprintf(res->dsn, sizeof(res->dsn), "%.*s", (int)n, nexthop);
         nexthop += n;
         while (*nexthop == ' ' || *nexthop == '\t')
             nexthop++;
     } else {
-        snprintf(res->dsn, sizeof(res->dsn), "5.0.0");
+        snprintf(res->dsn, sizeof(res->dsn), "%s", DSN_PERM_DEFAULT);
     }
     snprintf(res->text, sizeof(res->text), "%s",
              *nexthop ? nexthop : "mail for this destination is refused by configuration");
@@ -439,7 +341,7 @@ static int sender_relay(const char *sender, struct route_result *res)
     else
         rc = dict_lookup(rt.sender_relay, key, &dr);
     if (rc == DICT_TEMPFAIL)
-        return defer(res, DSN_TEMP, "sender_dependent_relayhost_maps lookup failure: %s",
+        return defer(res, DSN_TEMP_SYSTEM, "sender_dependent_relayhost_maps lookup failure: %s",
                      dr.error ? dr.error : "temporary failure");
     if (rc == DICT_NOTFOUND) {
         add_step(res, "sender_dependent_relayhost_maps", 0, "(not found)", key, NULL);
@@ -471,7 +373,7 @@ static int default_nexthop(const char *domain, struct route_result *res)
         len--;
     if (len == 0) {
         res->transport = ROUTE_TRANSPORT_ERROR;
-        snprintf(res->dsn, sizeof(res->dsn), "5.1.3");
+        snprintf(res->dsn, sizeof(res->dsn), "%s", DSN_BAD_ADDRESS);
         snprintf(res->text, sizeof(res->text),
                  "recipient address has no domain and no relay host is configured");
         add_step(res, "default", 1, "no domain in the recipient address", "", "error");
@@ -481,7 +383,7 @@ static int default_nexthop(const char *domain, struct route_result *res)
     if (len >= sizeof(name) || (domain[0] != '[' && memchr(domain, ':', len) != NULL)
         || set_nexthop(res, name, err, sizeof(err)) < 0) {
         res->transport = ROUTE_TRANSPORT_ERROR;
-        snprintf(res->dsn, sizeof(res->dsn), "5.1.2");
+        snprintf(res->dsn, sizeof(res->dsn), "%s", DSN_BAD_DOMAIN);
         snprintf(res->text, sizeof(res->text), "bad destination domain \"%.200s\"", domain);
         add_step(res, "default", 1, "bad recipient domain", domain, "error");
         return ROUTE_OK;
@@ -510,7 +412,7 @@ int route_resolve(const char *rcpt, const char *sender, struct route_result *res
         int rc = transport_lookup(rcpt, domain, &value, res);
 
         if (rc == DICT_TEMPFAIL) {
-            defer(res, DSN_TEMP, "transport_maps lookup failure: %s", value);
+            defer(res, DSN_TEMP_SYSTEM, "transport_maps lookup failure: %s", value);
             xfree(value);
         } else if (rc == DICT_FOUND) {
             int decided = apply_transport(value, res, &have_nexthop);

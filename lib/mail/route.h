@@ -66,6 +66,8 @@
 
 #include <stddef.h>
 
+#include "dsn.h"
+
 #define ROUTE_OK 0
 #define ROUTE_DEFER (-1)
 
@@ -104,7 +106,7 @@ struct route_result {
     unsigned port;                      /* SMTP: default 25 */
     int mx;                             /* SMTP: 1 look up MX of host, 0 A/AAAA only */
     int host_is_addr;                   /* SMTP: host is an IP address literal */
-    char dsn[16];                       /* ERROR / DEFER: "5.7.1", "4.3.0" */
+    char dsn[DSN_SIZE];                 /* ERROR / DEFER: "5.7.1", "4.3.0" */
     char text[ROUTE_TEXT_MAX];          /* ERROR / DISCARD / HOLD / DEFER text */
     struct route_step trace[ROUTE_TRACE_MAX];
     size_t trace_count;

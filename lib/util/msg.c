@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/time.h>
 
+#include "fdio.h"
 #include "msg.h"
 
 enum msg_sink { SINK_STDERR, SINK_SYSLOG, SINK_FILE };
@@ -74,19 +75,6 @@ void msg_also_stderr(int on)
     msg_copy_stderr = on;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 /* Format a stamped line "Mon DD HH:MM:SS.uuuuuu tag[pid]: level: text\n". */
 static size_t format_file_line(char *line, size_t size, const char *level,
                                const char *text)
@@ -128,11 +116,11 @@ static void emit(int priority, const char *level, const char *fmt, va_list ap)
         syslog(priority, "%s%s", level, text);
     } else {
         len = format_file_line(line, sizeof(line), level, text);
-        write_all(msg_sink == SINK_FILE ? msg_file_fd : 2, line, len);
+        (void)fdio_write_all(msg_sink == SINK_FILE ? msg_file_fd : 2, line, len);
     }
     if (msg_copy_stderr && msg_sink != SINK_STDERR) {
         len = format_file_line(line, sizeof(line), level, text);
-        write_all(2, line, len);
+        (void)fdio_write_all(2, line, len);
     }
     errno = saved_errno;
 }

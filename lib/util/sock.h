@@ -16,8 +16,6 @@ int sock_nonblock(int fd);
 int sock_unix_connect(const char *path, int nonblock);
 /* Listen on a UNIX socket path, replacing a stale one; mode applied with chmod. */
 int sock_unix_listen(const char *path, int mode, int backlog);
-/* Listen on "host:port", "[v6]:port" or "port" (all IPv4 addresses). */
-int sock_inet_listen(const char *spec, int backlog);
 /* Format a peer address as "1.2.3.4" / "::1" and its port. */
 void sock_addr_text(const struct sockaddr *sa, char *host, size_t hostlen, int *port);
 
