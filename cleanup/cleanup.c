@@ -68,14 +68,6 @@ struct conn {
 };
 
 /* The protocol, as declared in mail_proto.h. */
-static const char *const open_required[] = {
-    "req", "sender", "client_name", "client_addr", "client_port", "helo", "protocol",
-    "body", NULL
-};
-static const char *const open_optional[] = { "size", NULL };
-static const char *const open_repeated[] = { "rcpt", NULL };
-static const char *const data_required[] = { "req", "data", NULL };
-static const char *const req_only[] = { "req", NULL };
 
 static struct conn *conns;
 static struct conn *commit_head;
@@ -158,24 +150,27 @@ static void protocol_error(struct conn *c, const char *what)
 
 /* --- replies --- */
 
+/* status=ok queue_id (open, close), or status=ok alone (abort). */
 static void reply_ok(struct conn *c, const char *queue_id)
 {
-    struct evbuffer *out = c->out;
+    struct proto_out out;
 
-    attr_put_str(out, "status", PROTO_STATUS_OK);
+    proto_begin(&out, c->out, queue_id ? &proto_cleanup_queued_reply : &proto_ok_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_OK);
     if (queue_id != NULL)
-        attr_put_str(out, "queue_id", queue_id);
-    attr_put_end(out);
+        proto_put_str(&out, MAIL_ATTR_QUEUE_ID, queue_id);
+    proto_end(&out);
 }
 
 static void reply_error(struct conn *c, const char *dsn, const char *reason)
 {
-    struct evbuffer *out = c->out;
+    struct proto_out out;
 
-    attr_put_str(out, "status", PROTO_STATUS_ERROR);
-    attr_put_str(out, "dsn", dsn);
-    attr_put_str(out, "reason", reason);
-    attr_put_end(out);
+    proto_begin(&out, c->out, &proto_cleanup_error_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_ERROR);
+    proto_put_str(&out, MAIL_ATTR_DSN, dsn);
+    proto_put_text(&out, MAIL_ATTR_REASON, reason);
+    proto_end(&out);
 }
 
 /* A transaction ended and its reply is queued: ready for the next one. */
@@ -200,29 +195,29 @@ static int protocol_name_ok(const char *p)
 /* What is wrong with the envelope of an open request (NULL: nothing). */
 static const char *envelope_problem(const struct attr_msg *env, const char **dsn)
 {
-    const char *body = attr_get(env, "body");
-    size_t rcpts = attr_count(env, "rcpt");
+    const char *body = attr_get(env, MAIL_ATTR_BODY);
+    size_t rcpts = attr_count(env, MAIL_ATTR_RCPT);
     long size;
 
-    *dsn = CLEANUP_DSN_INVALID;
+    *dsn = DSN_BAD_ARGUMENTS;
     for (size_t i = 0; i < env->count; i++) {
         const struct attr *a = &env->attrs[i];
         if (a->len != strlen(a->value) || !queue_file_value_ok(a->value))
             return "invalid envelope value";
-        if (strcmp(a->name, "rcpt") == 0 && a->len == 0)
+        if (strcmp(a->name, MAIL_ATTR_RCPT) == 0 && a->len == 0)
             return "empty recipient";
     }
     if (rcpts == 0 || rcpts > QF_RCPT_MAX)
         return "bad recipient count";
-    if (!protocol_name_ok(attr_get(env, "protocol")))
+    if (!protocol_name_ok(attr_get(env, MAIL_ATTR_PROTOCOL)))
         return "invalid protocol name";
-    if (strcmp(body, "7BIT") != 0 && strcmp(body, "8BITMIME") != 0)
+    if (strcmp(body, CLEANUP_BODY_7BIT) != 0 && strcmp(body, CLEANUP_BODY_8BIT) != 0)
         return "invalid body type";
-    if (attr_find(env, "size") != NULL) {
-        if (attr_get_long(env, "size", &size) < 0 || size < 0)
+    if (attr_find(env, MAIL_ATTR_SIZE) != NULL) {
+        if (attr_get_long(env, MAIL_ATTR_SIZE, &size) < 0 || size < 0)
             return "invalid size";
         if (size > var_message_size_limit) {
-            *dsn = CLEANUP_DSN_SIZE;
+            *dsn = DSN_TOO_BIG;
             return "message size exceeds fixed limit";
         }
     }
@@ -235,8 +230,7 @@ static int do_open(struct conn *c)
     const char *problem, *dsn;
     char err[256];
 
-    if (attr_check(&c->req, open_required, open_optional, open_repeated, err,
-                   sizeof(err)) < 0) {
+    if (proto_check(&c->req, &proto_cleanup_open, err, sizeof(err)) < 0) {
         protocol_error(c, err);
         return -1;
     }
@@ -256,7 +250,7 @@ static int do_open(struct conn *c)
         return 0;
     }
     if (cleanup_txn_open(&c->txn) < 0) {
-        reply_error(c, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+        reply_error(c, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
         txn_ended(c);
         return 0;
     }
@@ -276,7 +270,7 @@ static int do_data(struct conn *c)
     const struct attr *data;
     char err[256];
 
-    if (attr_check(&c->req, data_required, NULL, NULL, err, sizeof(err)) < 0) {
+    if (proto_check(&c->req, &proto_cleanup_data, err, sizeof(err)) < 0) {
         protocol_error(c, err);
         return -1;
     }
@@ -284,7 +278,7 @@ static int do_data(struct conn *c)
         protocol_error(c, "data without open");
         return -1;
     }
-    data = attr_find(&c->req, "data");
+    data = attr_find(&c->req, MAIL_ATTR_DATA);
     cleanup_txn_data(&c->txn, data->value, data->len);
     return 0;
 }
@@ -302,7 +296,7 @@ static int do_close(struct conn *c)
 {
     char err[256];
 
-    if (attr_check(&c->req, req_only, NULL, NULL, err, sizeof(err)) < 0) {
+    if (proto_check(&c->req, &proto_cleanup_close, err, sizeof(err)) < 0) {
         protocol_error(c, err);
         return -1;
     }
@@ -323,7 +317,7 @@ static int do_abort(struct conn *c)
 {
     char err[256];
 
-    if (attr_check(&c->req, req_only, NULL, NULL, err, sizeof(err)) < 0) {
+    if (proto_check(&c->req, &proto_cleanup_abort, err, sizeof(err)) < 0) {
         protocol_error(c, err);
         return -1;
     }
@@ -336,7 +330,7 @@ static int do_abort(struct conn *c)
 /* Handle the request in c->req. Returns 0, or -1 when c was freed. */
 static int conn_request(struct conn *c)
 {
-    const char *req = attr_get(&c->req, "req");
+    const char *req = attr_get(&c->req, MAIL_ATTR_REQ);
 
     if (req == NULL) {
         protocol_error(c, "missing attribute: req");

@@ -27,6 +27,8 @@
 
 #include "attr.h"
 #include "queue_dir.h"
+#include "dsn.h"
+#include "mail_proto.h"
 #include "queue_file.h"
 #include "rewrite.h"
 
@@ -36,12 +38,7 @@
 #define CLEANUP_WBUF_SIZE (64 * 1024)
 #define CLEANUP_TMP_PATH_MAX 64
 
-/* Failure codes of a transaction (the reply's dsn and reason). */
-#define CLEANUP_DSN_TEMP "4.3.0"
-#define CLEANUP_DSN_SIZE "5.3.4"
-#define CLEANUP_DSN_INVALID "5.5.4"
-#define CLEANUP_DSN_CONFIG "4.3.5"
-#define CLEANUP_DSN_TOO_MANY "4.5.3"
+/* Failure reasons of a transaction (status codes: dsn.h). */
 #define CLEANUP_REASON_WRITE "queue file write error"
 #define CLEANUP_REASON_SIZE "message file too big"
 

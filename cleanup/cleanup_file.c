@@ -22,6 +22,8 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "mail_proto.h"
+#include "fdio.h"
 #include "msg.h"
 #include "params.h"
 
@@ -129,36 +131,17 @@ int cleanup_txn_open(struct cleanup_txn *txn)
 
 /* --- buffered writing --- */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void write_failed(struct cleanup_txn *txn)
 {
     msg_warn("%s: write %s: %s", txn->queue_id, txn->tmp_path, strerror(errno));
-    cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+    cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
 }
 
 static int wbuf_flush(struct cleanup_txn *txn)
 {
     if (txn->fd < 0)
         return -1;
-    if (txn->wlen > 0 && write_all(txn->fd, txn->wbuf, txn->wlen) < 0) {
+    if (txn->wlen > 0 && fdio_write_all(txn->fd, txn->wbuf, txn->wlen) < 0) {
         write_failed(txn);
         return -1;
     }
@@ -181,7 +164,7 @@ void cleanup_file_write(struct cleanup_txn *txn, const void *data, size_t len)
     if (wbuf_flush(txn) < 0)
         return;
     if (len >= CLEANUP_WBUF_SIZE / 2) {
-        if (write_all(txn->fd, data, len) < 0)
+        if (fdio_write_all(txn->fd, data, len) < 0)
             write_failed(txn);
         return;
     }
@@ -204,11 +187,11 @@ static int write_envelope(struct cleanup_txn *txn, const char *message_id)
     env.arrival = txn->arrival;
     /* queue_file_write_envelope() only reads these; the casts drop const. */
     env.sender = txn->rw_sender;
-    env.client_name = (char *)attr_get(&txn->env, "client_name");
-    env.client_addr = (char *)attr_get(&txn->env, "client_addr");
-    env.helo = (char *)attr_get(&txn->env, "helo");
-    env.protocol = (char *)attr_get(&txn->env, "protocol");
-    env.body_type = (char *)attr_get(&txn->env, "body");
+    env.client_name = (char *)attr_get(&txn->env, MAIL_ATTR_CLIENT_NAME);
+    env.client_addr = (char *)attr_get(&txn->env, MAIL_ATTR_CLIENT_ADDR);
+    env.helo = (char *)attr_get(&txn->env, MAIL_ATTR_HELO);
+    env.protocol = (char *)attr_get(&txn->env, MAIL_ATTR_PROTOCOL);
+    env.body_type = (char *)attr_get(&txn->env, MAIL_ATTR_BODY);
     env.message_id = (char *)message_id;
     txn->rcpts = xgrow(txn->rcpts, &txn->rcpt_cap, n, sizeof(*txn->rcpts));
     for (size_t i = 0; i < n; i++) {
@@ -220,7 +203,7 @@ static int write_envelope(struct cleanup_txn *txn, const char *message_id)
     env.rcpt_count = n;
     if (queue_file_write_envelope(txn->fd, &env, err, sizeof(err)) < 0) {
         msg_warn("%s: write envelope: %s", txn->queue_id, err);
-        cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+        cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
         return -1;
     }
     return 0;
@@ -292,7 +275,7 @@ void cleanup_txn_data(struct cleanup_txn *txn, const char *data, size_t len)
     if (txn->received > var_message_size_limit) {
         msg_info("%s: message size exceeds message_size_limit (%ld): discarded",
                  txn->queue_id, var_message_size_limit);
-        cleanup_txn_fail(txn, CLEANUP_DSN_SIZE, CLEANUP_REASON_SIZE);
+        cleanup_txn_fail(txn, DSN_TOO_BIG, CLEANUP_REASON_SIZE);
         return;
     }
     if (!txn->hdr_done) {
@@ -327,20 +310,20 @@ int cleanup_txn_commit(struct cleanup_txn *txn)
         return -1;
     if (queue_file_finish(txn->fd, txn->written, txn->added, err, sizeof(err)) < 0) {
         msg_warn("%s: finish queue file: %s", txn->queue_id, err);
-        cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+        cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
         return -1;
     }
     if (close(txn->fd) < 0) {
         txn->fd = -1;
         msg_warn("%s: close %s: %s", txn->queue_id, txn->tmp_path, strerror(errno));
-        cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+        cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
         return -1;
     }
     txn->fd = -1;
     if (rename_new(txn->tmp_path, txn->final_path) < 0) {
         msg_warn("%s: rename %s to %s: %s", txn->queue_id, txn->tmp_path, txn->final_path,
                  strerror(errno));
-        cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+        cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
         return -1;
     }
     txn->tmp_path[0] = '\0';
@@ -351,5 +334,5 @@ void cleanup_txn_unqueue(struct cleanup_txn *txn)
 {
     if (unlink(txn->final_path) < 0 && errno != ENOENT)
         msg_warn("%s: unlink %s: %s", txn->queue_id, txn->final_path, strerror(errno));
-    cleanup_txn_fail(txn, CLEANUP_DSN_TEMP, CLEANUP_REASON_WRITE);
+    cleanup_txn_fail(txn, DSN_TEMP_SYSTEM, CLEANUP_REASON_WRITE);
 }

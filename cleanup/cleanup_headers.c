@@ -176,20 +176,20 @@ static void put(struct cleanup_txn *txn, const char *text)
 
 static void add_received(struct cleanup_txn *txn, const char *date)
 {
-    const char *rcpt = attr_count(&txn->env, "rcpt") == 1 ? attr_get(&txn->env, "rcpt") : NULL;
+    const char *rcpt = attr_count(&txn->env, MAIL_ATTR_RCPT) == 1 ? attr_get(&txn->env, MAIL_ATTR_RCPT) : NULL;
 
     put(txn, "Received: from ");
-    put(txn, attr_get(&txn->env, "helo"));
+    put(txn, attr_get(&txn->env, MAIL_ATTR_HELO));
     put(txn, " (");
-    put(txn, attr_get(&txn->env, "client_name"));
+    put(txn, attr_get(&txn->env, MAIL_ATTR_CLIENT_NAME));
     put(txn, " [");
-    put(txn, attr_get(&txn->env, "client_addr"));
+    put(txn, attr_get(&txn->env, MAIL_ATTR_CLIENT_ADDR));
     put(txn, "])\r\n\tby ");
     put(txn, var_myhostname);
     put(txn, " (");
     put(txn, var_mail_name);
     put(txn, ") with ");
-    put(txn, attr_get(&txn->env, "protocol"));
+    put(txn, attr_get(&txn->env, MAIL_ATTR_PROTOCOL));
     put(txn, " id ");
     put(txn, txn->queue_id);
     if (rcpt != NULL) {
@@ -226,7 +226,7 @@ void cleanup_header_add(struct cleanup_txn *txn, const struct cleanup_hdr_info *
 {
     const char *date = rfc5322_date(txn->arrival.tv_sec);
     /* An added From: shows the sender as rewritten (sender_canonical_maps). */
-    const char *sender = txn->rw_sender ? txn->rw_sender : attr_get(&txn->env, "sender");
+    const char *sender = txn->rw_sender ? txn->rw_sender : attr_get(&txn->env, MAIL_ATTR_SENDER);
 
     add_received(txn, date);
     if (!info->has_message_id) {

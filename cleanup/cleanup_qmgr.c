@@ -84,13 +84,15 @@ static int qmgr_connect(void)
 void cleanup_qmgr_notify(const char *queue_id)
 {
     struct evbuffer *out;
+    struct proto_out msg;
 
     if (qmgr_bev == NULL && qmgr_connect() < 0)
         return;
     out = bufferevent_get_output(qmgr_bev);
     if (evbuffer_get_length(out) > QMGR_BACKLOG_MAX)
         return;
-    attr_put_str(out, "req", QMGR_REQ_NEW);
-    attr_put_str(out, "queue_id", queue_id);
-    attr_put_end(out);
+    proto_begin(&msg, out, &proto_qmgr_new);
+    proto_put_str(&msg, MAIL_ATTR_REQ, QMGR_REQ_NEW);
+    proto_put_str(&msg, MAIL_ATTR_QUEUE_ID, queue_id);
+    proto_end(&msg);
 }

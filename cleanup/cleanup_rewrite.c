@@ -27,6 +27,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "mail_proto.h"
 #include "msg.h"
 #include "rewrite.h"
 
@@ -42,13 +43,13 @@ static const char *reason_of(int rc, const char **dsn)
 {
     switch (rc) {
     case REWRITE_TEMPFAIL:
-        *dsn = CLEANUP_DSN_TEMP;
+        *dsn = DSN_TEMP_SYSTEM;
         return "address rewriting table lookup failed";
     case REWRITE_LIMIT:
-        *dsn = CLEANUP_DSN_TEMP;
+        *dsn = DSN_TEMP_SYSTEM;
         return "address rewriting limit exceeded";
     default:
-        *dsn = CLEANUP_DSN_CONFIG;
+        *dsn = DSN_CONFIG;
         return "address rewriting table has an unusable entry";
     }
 }
@@ -67,8 +68,8 @@ int cleanup_rewrite(struct cleanup_txn *txn, const char **dsn, const char **reas
 {
     struct rewrite_trace trace;
     struct rewrite_trace *tp = msg_verbose > 0 ? &trace : NULL;
-    const char *sender = attr_get(&txn->env, "sender");
-    size_t n = attr_count(&txn->env, "rcpt");
+    const char *sender = attr_get(&txn->env, MAIL_ATTR_SENDER);
+    size_t n = attr_count(&txn->env, MAIL_ATTR_RCPT);
     char err[REWRITE_ERR_MAX];
     int rc;
 
@@ -77,7 +78,7 @@ int cleanup_rewrite(struct cleanup_txn *txn, const char **dsn, const char **reas
     rewrite_list_reset(&txn->rw_rcpts);
     rc = rewrite_sender(sender, &txn->rw_sender, tp, err, sizeof(err));
     for (size_t i = 0; i < n && rc == REWRITE_OK; i++)
-        rc = rewrite_recipient(attr_find_nth(&txn->env, "rcpt", i)->value, &txn->rw_rcpts, tp,
+        rc = rewrite_recipient(attr_find_nth(&txn->env, MAIL_ATTR_RCPT, i)->value, &txn->rw_rcpts, tp,
                                err, sizeof(err));
     log_trace(txn->queue_id, &trace);
     rewrite_trace_free(&trace);
@@ -88,7 +89,7 @@ int cleanup_rewrite(struct cleanup_txn *txn, const char **dsn, const char **reas
         return -1;
     }
     if (txn->rw_rcpts.count > QF_RCPT_MAX) {
-        *dsn = CLEANUP_DSN_TOO_MANY;
+        *dsn = DSN_TOO_MANY_RCPTS;
         *reason = "too many recipients after address rewriting";
         msg_warn("%s: from=<%s>: %zu recipients after address rewriting (limit %d)",
                  txn->queue_id, sender, txn->rw_rcpts.count, QF_RCPT_MAX);

@@ -30,7 +30,6 @@
 #include <event2/event.h>
 
 #include "alloc.h"
-#include "attr.h"
 #include "mail_proto.h"
 #include "master.h"
 #include "msg.h"
@@ -286,6 +285,7 @@ static void on_wakeup(evutil_socket_t unused, short what, void *arg)
 {
     struct master_serv *serv = arg;
     struct evbuffer *buf;
+    struct proto_out msg;
     int fd;
 
     (void)unused;
@@ -302,8 +302,9 @@ static void on_wakeup(evutil_socket_t unused, short what, void *arg)
         return;
     }
     buf = evbuffer_new();
-    attr_put_str(buf, "req", QMGR_REQ_WAKEUP);
-    attr_put_end(buf);
+    proto_begin(&msg, buf, &proto_qmgr_wakeup);
+    proto_put_str(&msg, MAIL_ATTR_REQ, QMGR_REQ_WAKEUP);
+    proto_end(&msg);
     if (evbuffer_write(buf, fd) < 0 && errno != EAGAIN)
         msg_warn("cannot wake up service %s: write: %s", serv->label, strerror(errno));
     evbuffer_free(buf);
