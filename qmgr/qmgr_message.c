@@ -631,7 +631,7 @@ void qmgr_message_trace(struct qmgr_message *msg, const char *line)
 }
 
 int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
-                          struct qmgr_client *client)
+                          struct qmgr_ctl_client *client)
 {
     struct qmgr_job *job, *next;
 
@@ -645,7 +645,7 @@ int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
     msg->jobs_left++;               /* hold it while its jobs go */
     for (job = msg->jobs; job != NULL; job = next) {
         next = job->msg_next;
-        if (job->where == JOB_RUNNING)
+        if (job->where == QMGR_JOB_RUNNING)
             qmgr_conn_cancel(job->conn);
         else
             qmgr_job_drop(job);
