@@ -149,8 +149,6 @@ void qmgr_message_rcpt_failed(struct qmgr_message *msg, size_t index,
                               const char *reason);
 /* A job of msg is finished; completes the message after its last job. */
 void qmgr_message_job_done(struct qmgr_message *msg);
-/* Next attempt time for a message that arrived at `arrival` (exposed for tests). */
-time_t qmgr_next_attempt(time_t now, time_t arrival);
 
 /* --- qmgr_route.c --- */
 
@@ -315,8 +313,6 @@ void qmgr_ctl_trace(struct qmgr_message *msg, const char *line);
  */
 void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
                           const char *withdraw_error);
-/* Add client to msg's watchers (with the SMTP trace when verbose). */
-void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_ctl_client *client, int verbose);
 /* Add client to those waiting for msg's withdrawal to be done. */
 void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_ctl_client *client);
 

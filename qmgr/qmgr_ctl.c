@@ -281,7 +281,8 @@ static enum ctl_outcome req_flush_site(struct qmgr_ctl_client *cl, char *err, si
 
 /* --- deliver_now --- */
 
-void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_ctl_client *cl, int verbose)
+/* Add cl to msg's watchers (with the SMTP trace when verbose). */
+static void client_watch(struct qmgr_message *msg, struct qmgr_ctl_client *cl, int verbose)
 {
     cl->busy = 1;
     cl->msg = msg;
@@ -304,7 +305,7 @@ static enum ctl_outcome deliver_active(struct qmgr_ctl_client *cl,
     qmgr_message_hurry(msg);
     reply_ok(cl);
     if (watch)
-        qmgr_ctl_watch(msg, cl, verbose);
+        client_watch(msg, cl, verbose);
     qmgr_dispatch();
     return watch ? WAITING : HANDLED;
 }
@@ -368,7 +369,7 @@ static enum ctl_outcome req_deliver_now(struct qmgr_ctl_client *cl, char *err, s
     msg_info("%s: delivery requested by the operator", id);
     reply_ok(cl);
     if (watch)
-        qmgr_ctl_watch(msg, cl, verbose);
+        client_watch(msg, cl, verbose);
     qmgr_message_route(msg, 1);         /* may complete msg, and so the watch */
     qmgr_dispatch();
     return watch ? WAITING : HANDLED;

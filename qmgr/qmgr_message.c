@@ -115,7 +115,8 @@ void qmgr_message_recover(void)
 
 /* --- back-off and expiry --- */
 
-time_t qmgr_next_attempt(time_t now, time_t arrival)
+/* Next attempt time for a message that arrived at `arrival`. */
+static time_t next_attempt(time_t now, time_t arrival)
 {
     time_t delay = now - arrival;
 
@@ -294,7 +295,7 @@ static void defer_file(struct qmgr_message *msg)
     struct timespec times[2];
 
     sync_file(msg);
-    times[0].tv_sec = qmgr_next_attempt(now, msg->qf.arrival.tv_sec);
+    times[0].tv_sec = next_attempt(now, msg->qf.arrival.tv_sec);
     times[0].tv_nsec = 0;
     times[1] = times[0];
     if (futimens(msg->fd, times) < 0)
