@@ -299,7 +299,7 @@ int qmgr_trigger_handle(const struct attr_msg *in, char *err, size_t errlen);
 
 /* --- qmgr_ctl.c --- */
 
-/* A client connected to private/qmgr (reads its requests: triggers and control). */
+/* A client connected to private/qmgr (triggers and control requests alike). */
 void qmgr_ctl_accept(int fd);
 /* Watch events for the clients watching msg. */
 void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,

@@ -16,8 +16,8 @@
  *   smtp_content.c  streaming the message from the queue file, dot-stuffed
  *
  * Ownership: a qmgr connection (struct smtp_qmgr_conn, smtp.c) owns at most
- * one struct smtp_delivery; a delivery owns its attempt (resolution/connect state) and, while one is attached,
- * its session. A session without a delivery is owned by the cache or is
+ * one struct smtp_delivery; a delivery owns its attempt (resolution/connect
+ * state) and, while one is attached, its session. A session without a delivery is owned by the cache or is
  * finishing on its own (RSET before caching, QUIT before closing) and frees
  * itself. Nothing here is shared between deliveries except through the cache.
  */
