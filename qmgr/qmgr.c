@@ -2,13 +2,15 @@
  * qmgr.c - the queue manager: decides what to deliver, when and where.
  *
  * One long-running process (server skeleton with long_running = 1) around
- * one libevent loop. It listens on private/qmgr (qmgr_ctl.c) for
+ * one libevent loop. It listens on private/qmgr, whose connections
+ * qmgr_ctl.c reads; each request there is either a new-mail trigger
+ * (qmgr_trigger.c), without a reply:
  *     req=new queue_id=ID   (cleanup: a message just landed in incoming/)
  *     req=wakeup            (master: scan the queue now)
- * without replies, and for the operator's control requests (flush,
- * flush_site, deliver_now, withdraw) with replies; and it scans the queue
- * every queue_run_delay seconds. The rest lives in the other qmgr_*.c
- * modules (see qmgr.h).
+ * or one of the operator's control requests (flush, flush_site,
+ * deliver_now, withdraw: qmgr_ctl.c), with replies. It also scans the
+ * queue every queue_run_delay seconds. The rest lives in the other
+ * qmgr_*.c modules (see qmgr.h).
  *
  * Start-up: whatever is in active/ was left by a previous qmgr and goes
  * back to incoming/ (it is delivered again: never lost); then the queue
@@ -48,6 +50,7 @@ struct event_base *qmgr_base(void)
     return base;
 }
 
+/* A connection on private/qmgr: triggers and control requests alike. */
 static void client_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     (void)addr;

@@ -4,10 +4,13 @@
  *
  * Modules and what they own:
  *   qmgr.c          main(), the queue_run_delay timer, start-up and stop.
- *   qmgr_ctl.c      the private/qmgr listener: req=new and req=wakeup from
- *                   cleanup and master, and the operator's control requests
- *                   (flush, flush_site, deliver_now, withdraw) with their
- *                   replies and the deliver_now watch events.
+ *   qmgr_ctl.c      the private/qmgr listener: reads every request, hands
+ *                   the new-mail triggers to qmgr_trigger.c, and serves the
+ *                   operator's control requests (flush, flush_site,
+ *                   deliver_now, withdraw) with their replies and the
+ *                   deliver_now watch events.
+ *   qmgr_trigger.c  the new-mail triggers: req=new (cleanup, postsuper) and
+ *                   req=wakeup (master, postsuper), never answered.
  *   qmgr_index.c    qmgr's side of the LMDB queue index: open, reconcile,
  *                   and every state change, batched into one write
  *                   transaction per event-loop turn.
@@ -34,7 +37,8 @@
  * file descriptor; a job owns its recipient index array and belongs to its
  * message (counted in msg->jobs_left, listed in msg->jobs) and to one
  * destination queue, the urgent list, or one connection; a destination
- * owns its name. A control client is owned by qmgr_ctl.c; a message only
+ * owns its name. A control client (struct qmgr_ctl_client, a connection on
+ * private/qmgr) is owned by qmgr_ctl.c; a message only
  * links to the clients watching it or waiting for its withdrawal, and
  * qmgr_ctl.c unlinks a client before freeing it. Everything is freed when
  * the last reference goes away.
@@ -51,7 +55,7 @@
 
 struct event_base;
 struct qindex;
-struct qmgr_client;
+struct qmgr_ctl_client;
 
 /* --- qmgr_hash.c --- */
 
@@ -90,8 +94,8 @@ struct qmgr_message {
     struct queue_file qf;       /* envelope and recipient states */
     unsigned jobs_left;         /* delivery requests not yet finished */
     struct qmgr_job *jobs;      /* every job not yet finished (msg_next) */
-    struct qmgr_client *watchers;       /* deliver_now watch clients */
-    struct qmgr_client *withdrawers;    /* withdraw requests waiting */
+    struct qmgr_ctl_client *watchers;    /* deliver_now watch clients */
+    struct qmgr_ctl_client *withdrawers; /* withdraw requests waiting */
     enum qmgr_withdraw withdraw;        /* set once a withdraw began */
     unsigned verbose;           /* watchers that asked for the SMTP trace */
     int held;                   /* routing moved it to hold/ (hold: transport) */
@@ -133,7 +137,7 @@ void qmgr_message_hurry(struct qmgr_message *msg);
  * already under way (nothing changed).
  */
 int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
-                          struct qmgr_client *client);
+                          struct qmgr_ctl_client *client);
 /* An SMTP trace line from the agent for msg (forwarded to watchers). */
 void qmgr_message_trace(struct qmgr_message *msg, const char *line);
 /* Record a result reported by the delivery agent (mark/append in the file). */
@@ -145,8 +149,6 @@ void qmgr_message_rcpt_failed(struct qmgr_message *msg, size_t index,
                               const char *reason);
 /* A job of msg is finished; completes the message after its last job. */
 void qmgr_message_job_done(struct qmgr_message *msg);
-/* Next attempt time for a message that arrived at `arrival` (exposed for tests). */
-time_t qmgr_next_attempt(time_t now, time_t arrival);
 
 /* --- qmgr_route.c --- */
 
@@ -171,6 +173,14 @@ struct qmgr_job_rcpt {
 
 struct qmgr_conn;
 
+/* Where a job is. */
+enum qmgr_job_where {
+    QMGR_JOB_NEW = 0,           /* on no list: new, or just taken off one */
+    QMGR_JOB_QUEUED,            /* in its destination's queue */
+    QMGR_JOB_URGENT,            /* on the urgent list */
+    QMGR_JOB_RUNNING            /* sent on a connection */
+};
+
 struct qmgr_job {
     struct qmgr_message *msg;
     struct qmgr_dest *dest;
@@ -178,14 +188,9 @@ struct qmgr_job {
     size_t count, cap;
     struct qmgr_job *next;      /* in the destination's queue or the urgent list */
     struct qmgr_job *msg_next;  /* in msg->jobs */
-    int where;                  /* JOB_NEW, JOB_QUEUED, JOB_URGENT, JOB_RUNNING */
-    struct qmgr_conn *conn;     /* JOB_RUNNING: the connection running it */
+    enum qmgr_job_where where;
+    struct qmgr_conn *conn;     /* QMGR_JOB_RUNNING: the connection running it */
 };
-
-#define JOB_NEW 0
-#define JOB_QUEUED 1
-#define JOB_URGENT 2
-#define JOB_RUNNING 3
 
 /* Most recipients in one delivery request (keeps requests under attr limits). */
 #define QMGR_RCPT_PER_JOB 1000
@@ -280,9 +285,21 @@ void qmgr_index_state(const char *id, enum queue_state state, int64_t next_attem
 void qmgr_index_remove(const char *id);
 void qmgr_index_corrupt(const char *id);
 
+/* --- qmgr_trigger.c --- */
+
+struct attr_msg;
+
+/* Is req ("new", "wakeup") a new-mail trigger? */
+int qmgr_trigger_known(const char *req);
+/*
+ * Act on a trigger request (its req must be one qmgr_trigger_known()
+ * accepts): 0, or -1 with err filled when it is malformed. Never replied to.
+ */
+int qmgr_trigger_handle(const struct attr_msg *in, char *err, size_t errlen);
+
 /* --- qmgr_ctl.c --- */
 
-/* A client connected to private/qmgr. */
+/* A client connected to private/qmgr (triggers and control requests alike). */
 void qmgr_ctl_accept(int fd);
 /* Watch events for the clients watching msg. */
 void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,
@@ -296,9 +313,7 @@ void qmgr_ctl_trace(struct qmgr_message *msg, const char *line);
  */
 void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
                           const char *withdraw_error);
-/* Add client to msg's watchers (with the SMTP trace when verbose). */
-void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_client *client, int verbose);
 /* Add client to those waiting for msg's withdrawal to be done. */
-void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_client *client);
+void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_ctl_client *client);
 
 #endif

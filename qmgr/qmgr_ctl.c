@@ -1,10 +1,12 @@
 /*
- * qmgr_ctl.c - the private/qmgr listener: notifications and control.
+ * qmgr_ctl.c - the private/qmgr listener and the operator's control requests.
  *
  * One socket, two kinds of clients (mail_proto.h):
- *   - cleanup and master send req=new and req=wakeup, without replies; a
- *     malformed one is logged and the connection dropped.
- *   - postqueue and postsuper send control requests, each answered:
+ *   - cleanup, master and postsuper send the new-mail triggers (req=new,
+ *     req=wakeup): client_request() hands them to qmgr_trigger.c. They get
+ *     no reply; a malformed one is logged and the connection dropped.
+ *   - postqueue and postsuper send control requests, handled here and each
+ *     answered:
  *       flush        make every deferred message due now. The reply comes
  *                    when the walk of deferred/ is over (one leaf directory
  *                    per loop turn): status=ok count=N, N = messages made
@@ -55,11 +57,15 @@
 #define REASON_MAX 512
 #define WATCH_OUTPUT_MAX (4 * 1024 * 1024)
 
-#define HANDLED 0               /* replied; read the next request */
-#define WAITING 1               /* reply later; stop reading meanwhile */
-#define BAD (-1)                /* protocol error (err filled) */
+/* What handling one request came to. */
+enum ctl_outcome {
+    BAD = -1,                   /* protocol error (err filled) */
+    HANDLED = 0,                /* replied; read the next request */
+    WAITING = 1                 /* reply later; stop reading meanwhile */
+};
 
-struct qmgr_client {
+/* One connection on private/qmgr: an operator's tool, or a trigger sender. */
+struct qmgr_ctl_client {
     struct bufferevent *bev;
     struct attr_msg in;
     struct event *resume;       /* reads on after a request is over */
@@ -70,15 +76,15 @@ struct qmgr_client {
     int verbose;                /* watching with the SMTP trace */
     int watching;               /* in msg->watchers (else msg->withdrawers) */
     struct qmgr_message *msg;   /* watched, or waiting for its withdrawal */
-    struct qmgr_client *next;   /* in that list */
+    struct qmgr_ctl_client *next; /* in that list */
     struct qmgr_flush *flush;   /* a flush in progress for this client */
 };
 
-static void client_process(struct qmgr_client *cl);
+static void client_process(struct qmgr_ctl_client *cl);
 
 /* --- output --- */
 
-static struct evbuffer *out_of(struct qmgr_client *cl)
+static struct evbuffer *out_of(struct qmgr_ctl_client *cl)
 {
     return bufferevent_get_output(cl->bev);
 }
@@ -101,27 +107,27 @@ static void put_clean(struct evbuffer *out, const char *name, const char *value)
     attr_put_str(out, name, buf);
 }
 
-static void reply_ok(struct qmgr_client *cl)
+static void reply_ok(struct qmgr_ctl_client *cl)
 {
     attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
     attr_put_end(out_of(cl));
 }
 
-static void reply_count(struct qmgr_client *cl, unsigned long count)
+static void reply_count(struct qmgr_ctl_client *cl, unsigned long count)
 {
     attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
     attr_put_long(out_of(cl), "count", (long)count);
     attr_put_end(out_of(cl));
 }
 
-static void reply_state(struct qmgr_client *cl, const char *state)
+static void reply_state(struct qmgr_ctl_client *cl, const char *state)
 {
     attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
     attr_put_str(out_of(cl), "state", state);
     attr_put_end(out_of(cl));
 }
 
-static void reply_error(struct qmgr_client *cl, const char *reason)
+static void reply_error(struct qmgr_ctl_client *cl, const char *reason)
 {
     attr_put_str(out_of(cl), "status", PROTO_STATUS_ERROR);
     put_clean(out_of(cl), "reason", reason);
@@ -131,10 +137,10 @@ static void reply_error(struct qmgr_client *cl, const char *reason)
 /* --- client life --- */
 
 /* Take cl off its message's list. */
-static void client_unlink(struct qmgr_client *cl)
+static void client_unlink(struct qmgr_ctl_client *cl)
 {
     struct qmgr_message *msg = cl->msg;
-    struct qmgr_client **pp;
+    struct qmgr_ctl_client **pp;
 
     if (msg == NULL)
         return;
@@ -150,7 +156,7 @@ static void client_unlink(struct qmgr_client *cl)
     cl->watching = cl->verbose = 0;
 }
 
-static void client_free(struct qmgr_client *cl)
+static void client_free(struct qmgr_ctl_client *cl)
 {
     client_unlink(cl);
     if (cl->flush)
@@ -162,7 +168,7 @@ static void client_free(struct qmgr_client *cl)
 }
 
 /* Free the client when it is finished: EOF or error reply, nothing pending. */
-static int client_maybe_close(struct qmgr_client *cl)
+static int client_maybe_close(struct qmgr_ctl_client *cl)
 {
     if (cl->busy || !(cl->eof || cl->closing))
         return 0;
@@ -173,7 +179,7 @@ static int client_maybe_close(struct qmgr_client *cl)
 }
 
 /* The request in progress is over: read on (from the loop, not from here). */
-static void client_release(struct qmgr_client *cl)
+static void client_release(struct qmgr_ctl_client *cl)
 {
     client_unlink(cl);
     cl->busy = 0;
@@ -182,47 +188,25 @@ static void client_release(struct qmgr_client *cl)
 
 static void client_resume(evutil_socket_t fd, short what, void *arg)
 {
-    struct qmgr_client *cl = arg;
+    struct qmgr_ctl_client *cl = arg;
 
     (void)fd;
     (void)what;
     client_process(cl);
 }
 
-/* --- notifications (cleanup, master) --- */
-
-static int req_new(struct qmgr_client *cl, char *err, size_t errlen)
-{
-    static const char *const attrs[] = { "req", "queue_id", NULL };
-
-    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
-        return BAD;
-    qmgr_scan_new(attr_get(&cl->in, "queue_id"));
-    return HANDLED;
-}
-
-static int req_wakeup(struct qmgr_client *cl, char *err, size_t errlen)
-{
-    static const char *const attrs[] = { "req", NULL };
-
-    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
-        return BAD;
-    qmgr_scan_request();
-    return HANDLED;
-}
-
 /* --- flush --- */
 
 static void flush_done(unsigned long count, void *ctx)
 {
-    struct qmgr_client *cl = ctx;
+    struct qmgr_ctl_client *cl = ctx;
 
     cl->flush = NULL;
     reply_count(cl, count);
     client_release(cl);
 }
 
-static int req_flush(struct qmgr_client *cl, char *err, size_t errlen)
+static enum ctl_outcome req_flush(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
     static const char *const attrs[] = { "req", NULL };
 
@@ -265,7 +249,7 @@ static int site_match(const struct qindex_entry *e, void *ctx)
     return 0;
 }
 
-static int req_flush_site(struct qmgr_client *cl, char *err, size_t errlen)
+static enum ctl_outcome req_flush_site(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
     static const char *const attrs[] = { "req", "site", NULL };
     struct site_walk walk = { 0 };
@@ -297,7 +281,8 @@ static int req_flush_site(struct qmgr_client *cl, char *err, size_t errlen)
 
 /* --- deliver_now --- */
 
-void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_client *cl, int verbose)
+/* Add cl to msg's watchers (with the SMTP trace when verbose). */
+static void client_watch(struct qmgr_message *msg, struct qmgr_ctl_client *cl, int verbose)
 {
     cl->busy = 1;
     cl->msg = msg;
@@ -310,8 +295,8 @@ void qmgr_ctl_watch(struct qmgr_message *msg, struct qmgr_client *cl, int verbos
 }
 
 /* deliver_now on a message qmgr already has. */
-static int deliver_active(struct qmgr_client *cl, struct qmgr_message *msg, int watch,
-                          int verbose)
+static enum ctl_outcome deliver_active(struct qmgr_ctl_client *cl,
+                                       struct qmgr_message *msg, int watch, int verbose)
 {
     if (msg->withdraw != QMGR_WITHDRAW_NONE) {
         reply_error(cl, "message is being withdrawn");
@@ -320,7 +305,7 @@ static int deliver_active(struct qmgr_client *cl, struct qmgr_message *msg, int 
     qmgr_message_hurry(msg);
     reply_ok(cl);
     if (watch)
-        qmgr_ctl_watch(msg, cl, verbose);
+        client_watch(msg, cl, verbose);
     qmgr_dispatch();
     return watch ? WAITING : HANDLED;
 }
@@ -347,7 +332,7 @@ static const char *deliver_where(const char *id, enum queue_state *state, char *
     }
 }
 
-static int req_deliver_now(struct qmgr_client *cl, char *err, size_t errlen)
+static enum ctl_outcome req_deliver_now(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
     static const char *const attrs[] = { "req", "queue_id", NULL };
     static const char *const optional[] = { "watch", "verbose", NULL };
@@ -384,7 +369,7 @@ static int req_deliver_now(struct qmgr_client *cl, char *err, size_t errlen)
     msg_info("%s: delivery requested by the operator", id);
     reply_ok(cl);
     if (watch)
-        qmgr_ctl_watch(msg, cl, verbose);
+        client_watch(msg, cl, verbose);
     qmgr_message_route(msg, 1);         /* may complete msg, and so the watch */
     qmgr_dispatch();
     return watch ? WAITING : HANDLED;
@@ -392,7 +377,7 @@ static int req_deliver_now(struct qmgr_client *cl, char *err, size_t errlen)
 
 /* --- withdraw --- */
 
-void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_client *cl)
+void qmgr_ctl_withdraw_wait(struct qmgr_message *msg, struct qmgr_ctl_client *cl)
 {
     cl->busy = 1;
     cl->msg = msg;
@@ -414,7 +399,7 @@ static int parse_action(const char *text, enum qmgr_withdraw *action)
     return 0;
 }
 
-static int req_withdraw(struct qmgr_client *cl, char *err, size_t errlen)
+static enum ctl_outcome req_withdraw(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
     static const char *const attrs[] = { "req", "queue_id", "action", NULL };
     enum qmgr_withdraw action;
@@ -446,7 +431,7 @@ static int req_withdraw(struct qmgr_client *cl, char *err, size_t errlen)
 void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,
                    const char *dsn, const char *relay, const char *reply)
 {
-    for (struct qmgr_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
+    for (struct qmgr_ctl_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
         struct evbuffer *out = out_of(cl);
 
         attr_put_str(out, "event", QMGR_EVENT_RCPT);
@@ -461,7 +446,7 @@ void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *st
 
 void qmgr_ctl_trace(struct qmgr_message *msg, const char *line)
 {
-    for (struct qmgr_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
+    for (struct qmgr_ctl_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
         struct evbuffer *out = out_of(cl);
 
         if (!cl->verbose || evbuffer_get_length(out) > WATCH_OUTPUT_MAX)
@@ -476,7 +461,7 @@ void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
                           const char *withdraw_error)
 {
     while (msg->watchers != NULL) {
-        struct qmgr_client *cl = msg->watchers;
+        struct qmgr_ctl_client *cl = msg->watchers;
         struct evbuffer *out = out_of(cl);
 
         attr_put_str(out, "event", QMGR_EVENT_DONE);
@@ -486,7 +471,7 @@ void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
         client_release(cl);
     }
     while (msg->withdrawers != NULL) {
-        struct qmgr_client *cl = msg->withdrawers;
+        struct qmgr_ctl_client *cl = msg->withdrawers;
 
         if (withdraw_error != NULL)
             reply_error(cl, withdraw_error);
@@ -499,22 +484,25 @@ void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
 
 /* --- requests --- */
 
-struct request {
+struct control_request {
     const char *name;
-    int control;
-    int (*handle)(struct qmgr_client *cl, char *err, size_t errlen);
+    enum ctl_outcome (*handle)(struct qmgr_ctl_client *cl, char *err, size_t errlen);
 };
 
-static const struct request requests[] = {
-    { QMGR_REQ_NEW, 0, req_new },
-    { QMGR_REQ_WAKEUP, 0, req_wakeup },
-    { QMGR_REQ_FLUSH, 1, req_flush },
-    { QMGR_REQ_FLUSH_SITE, 1, req_flush_site },
-    { QMGR_REQ_DELIVER_NOW, 1, req_deliver_now },
-    { QMGR_REQ_WITHDRAW, 1, req_withdraw },
+static const struct control_request control_requests[] = {
+    { QMGR_REQ_FLUSH, req_flush },
+    { QMGR_REQ_FLUSH_SITE, req_flush_site },
+    { QMGR_REQ_DELIVER_NOW, req_deliver_now },
+    { QMGR_REQ_WITHDRAW, req_withdraw },
 };
 
-static int client_request(struct qmgr_client *cl, char *err, size_t errlen)
+/*
+ * One request: a new-mail trigger goes to qmgr_trigger.c (no reply; a bad
+ * one drops the connection); any other req is the operator's, answered
+ * (an unknown one with status=error).
+ */
+static enum ctl_outcome client_request(struct qmgr_ctl_client *cl, char *err,
+                                       size_t errlen)
 {
     const char *req = attr_get(&cl->in, "req");
 
@@ -522,19 +510,21 @@ static int client_request(struct qmgr_client *cl, char *err, size_t errlen)
         snprintf(err, errlen, "request without req attribute");
         return BAD;
     }
-    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
-        if (strcmp(req, requests[i].name) == 0) {
-            cl->control = requests[i].control;
-            return requests[i].handle(cl, err, errlen);
-        }
+    if (qmgr_trigger_known(req)) {
+        cl->control = 0;
+        return qmgr_trigger_handle(&cl->in, err, errlen) < 0 ? BAD : HANDLED;
     }
     cl->control = 1;                /* a tool that may wait for an answer */
+    for (size_t i = 0; i < sizeof(control_requests) / sizeof(control_requests[0]); i++) {
+        if (strcmp(req, control_requests[i].name) == 0)
+            return control_requests[i].handle(cl, err, errlen);
+    }
     snprintf(err, errlen, "unknown request \"%.64s\"", req);
     return BAD;
 }
 
 /* A bad request: control clients get the reason, then the connection ends. */
-static void client_bad(struct qmgr_client *cl, const char *err)
+static void client_bad(struct qmgr_ctl_client *cl, const char *err)
 {
     msg_warn("%s: protocol error: %s", PROTO_QMGR_SOCKET, err);
     if (!cl->control) {
@@ -548,7 +538,7 @@ static void client_bad(struct qmgr_client *cl, const char *err)
 }
 
 /* Handle what has arrived, one request at a time. */
-static void client_process(struct qmgr_client *cl)
+static void client_process(struct qmgr_ctl_client *cl)
 {
     struct evbuffer *in = bufferevent_get_input(cl->bev);
     char err[ERR_MAX];
@@ -584,7 +574,7 @@ static void client_write(struct bufferevent *bev, void *arg)
 
 static void client_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct qmgr_client *cl = arg;
+    struct qmgr_ctl_client *cl = arg;
 
     (void)bev;
     if (what & BEV_EVENT_ERROR) {
@@ -600,7 +590,7 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 /* Long-running daemons do not count sessions: no server_session_end(). */
 void qmgr_ctl_accept(int fd)
 {
-    struct qmgr_client *cl = xcalloc(1, sizeof(*cl));
+    struct qmgr_ctl_client *cl = xcalloc(1, sizeof(*cl));
 
     cl->bev = bufferevent_socket_new(qmgr_base(), fd, BEV_OPT_CLOSE_ON_FREE);
     if (cl->bev == NULL) {

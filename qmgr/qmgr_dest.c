@@ -124,7 +124,7 @@ struct qmgr_job *qmgr_job_new(struct qmgr_message *msg, const char *nexthop)
 
     job->msg = msg;
     job->dest = dest_get(nexthop);
-    job->where = JOB_NEW;
+    job->where = QMGR_JOB_NEW;
     job->msg_next = msg->jobs;
     msg->jobs = job;
     msg->jobs_left++;
@@ -166,7 +166,7 @@ void qmgr_job_enqueue(struct qmgr_job *job)
     struct qmgr_dest *dest = job->dest;
 
     job->next = NULL;
-    job->where = JOB_QUEUED;
+    job->where = QMGR_JOB_QUEUED;
     if (dest->tail)
         dest->tail->next = job;
     else
@@ -193,7 +193,7 @@ static void job_unqueue(struct qmgr_job *job)
         break;
     }
     job->next = NULL;
-    job->where = JOB_NEW;
+    job->where = QMGR_JOB_NEW;
 }
 
 /* Take a job off the urgent list. */
@@ -213,17 +213,17 @@ static void job_unurgent(struct qmgr_job *job)
         break;
     }
     job->next = NULL;
-    job->where = JOB_NEW;
+    job->where = QMGR_JOB_NEW;
     job->dest->urgent--;
 }
 
 void qmgr_job_urgent(struct qmgr_job *job)
 {
-    if (job->where == JOB_URGENT || job->where == JOB_RUNNING)
+    if (job->where == QMGR_JOB_URGENT || job->where == QMGR_JOB_RUNNING)
         return;
-    if (job->where == JOB_QUEUED)
+    if (job->where == QMGR_JOB_QUEUED)
         job_unqueue(job);
-    job->where = JOB_URGENT;
+    job->where = QMGR_JOB_URGENT;
     job->next = NULL;
     job->dest->urgent++;
     if (urgent_tail)
@@ -237,11 +237,11 @@ void qmgr_job_drop(struct qmgr_job *job)
 {
     struct qmgr_dest *dest = job->dest;
 
-    if (job->where == JOB_RUNNING)
+    if (job->where == QMGR_JOB_RUNNING)
         msg_panic("qmgr_job_drop: %s: the job is running", job->msg->id);
-    if (job->where == JOB_QUEUED)
+    if (job->where == QMGR_JOB_QUEUED)
         job_unqueue(job);
-    else if (job->where == JOB_URGENT)
+    else if (job->where == QMGR_JOB_URGENT)
         job_unurgent(job);
     dest_update(dest);
     job_free(job);
@@ -256,7 +256,7 @@ void qmgr_job_finish(struct qmgr_job *job)
 {
     struct qmgr_dest *dest = job->dest;
 
-    if (job->where != JOB_RUNNING || dest->active == 0 || busy == 0)
+    if (job->where != QMGR_JOB_RUNNING || dest->active == 0 || busy == 0)
         msg_panic("qmgr_job_finish: no delivery in progress for %s", dest->nexthop);
     dest->active--;
     busy--;
@@ -270,7 +270,7 @@ void qmgr_job_finish(struct qmgr_job *job)
 static void start_job(struct qmgr_conn *conn, struct qmgr_job *job)
 {
     job->next = NULL;
-    job->where = JOB_RUNNING;
+    job->where = QMGR_JOB_RUNNING;
     job->conn = conn;
     job->dest->active++;
     busy++;

@@ -115,7 +115,8 @@ void qmgr_message_recover(void)
 
 /* --- back-off and expiry --- */
 
-time_t qmgr_next_attempt(time_t now, time_t arrival)
+/* Next attempt time for a message that arrived at `arrival`. */
+static time_t next_attempt(time_t now, time_t arrival)
 {
     time_t delay = now - arrival;
 
@@ -294,7 +295,7 @@ static void defer_file(struct qmgr_message *msg)
     struct timespec times[2];
 
     sync_file(msg);
-    times[0].tv_sec = qmgr_next_attempt(now, msg->qf.arrival.tv_sec);
+    times[0].tv_sec = next_attempt(now, msg->qf.arrival.tv_sec);
     times[0].tv_nsec = 0;
     times[1] = times[0];
     if (futimens(msg->fd, times) < 0)
@@ -631,7 +632,7 @@ void qmgr_message_trace(struct qmgr_message *msg, const char *line)
 }
 
 int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
-                          struct qmgr_client *client)
+                          struct qmgr_ctl_client *client)
 {
     struct qmgr_job *job, *next;
 
@@ -645,7 +646,7 @@ int qmgr_message_withdraw(struct qmgr_message *msg, enum qmgr_withdraw action,
     msg->jobs_left++;               /* hold it while its jobs go */
     for (job = msg->jobs; job != NULL; job = next) {
         next = job->msg_next;
-        if (job->where == JOB_RUNNING)
+        if (job->where == QMGR_JOB_RUNNING)
             qmgr_conn_cancel(job->conn);
         else
             qmgr_job_drop(job);

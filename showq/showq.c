@@ -193,29 +193,30 @@ static void serve(int fd, const struct attr_msg *req, uid_t uid)
         send_status(fd, err);
         return;
     }
-    if (select_init(&sel, req, err, sizeof(err)) < 0 || open_index(&qi, err, sizeof(err)) < 0) {
-        select_free(&sel);
+    if (showq_select_init(&sel, req, err, sizeof(err)) < 0
+        || open_index(&qi, err, sizeof(err)) < 0) {
+        showq_select_free(&sel);
         send_status(fd, err);
         return;
     }
     if (send_status(fd, NULL) == 0) {
-        out_init(&out, fd, (int)var_ipc_timeout);
+        showq_out_init(&out, fd, (int)var_ipc_timeout);
         if (run_request(kind, json, qi, &sel, &out, err, sizeof(err)) < 0) {
             msg_warn("%s request from uid %ld: %s", attr_get(req, "req"), (long)uid, err);
-            out_str(&out, json ? "{\"error\": " : "showq: error: ");
+            showq_out_str(&out, json ? "{\"error\": " : "showq: error: ");
             if (json)
-                out_json(&out, err, strlen(err));
+                showq_out_json(&out, err, strlen(err));
             else
-                out_str(&out, err);
-            out_str(&out, json ? "}\n" : "\n");
+                showq_out_str(&out, err);
+            showq_out_str(&out, json ? "}\n" : "\n");
         }
-        out_flush(&out);
-        out_free(&out);
+        showq_out_flush(&out);
+        showq_out_free(&out);
     }
     if (sel.match_errors > 0)
         msg_warn("%lu pattern matches hit the match limit (counted as no match)",
                  sel.match_errors);
-    select_free(&sel);
+    showq_select_free(&sel);
     qindex_close(qi);
 }
 

@@ -57,13 +57,13 @@ static void arrival_text(char *buf, size_t len, time_t when)
 
 static void list_reason(struct showq_out *out, const char *reason, size_t len)
 {
-    size_t width = text_width(reason, len) + 2;
+    size_t width = showq_out_text_width(reason, len) + 2;
 
     if (width < LIST_REASON_END)
-        out_spaces(out, LIST_REASON_END - width);
-    out_put(out, "(", 1);
-    out_text(out, reason, len);
-    out_put(out, ")\n", 2);
+        showq_out_spaces(out, LIST_REASON_END - width);
+    showq_out_put(out, "(", 1);
+    showq_out_text(out, reason, len);
+    showq_out_put(out, ")\n", 2);
 }
 
 static void list_message(struct list_ctx *ctx, const struct qindex_entry *e)
@@ -74,19 +74,19 @@ static void list_message(struct list_ctx *ctx, const struct qindex_entry *e)
     size_t prev_len = 0;
 
     if (ctx->messages == 0)
-        out_printf(out, "%-*s %8s %-20s %s\n", LIST_ID_WIDTH, "-Queue ID-", "--Size--",
-                   "----Arrival Time----", "-Sender/Recipient-------");
+        showq_out_printf(out, "%-*s %8s %-20s %s\n", LIST_ID_WIDTH, "-Queue ID-", "--Size--",
+                         "----Arrival Time----", "-Sender/Recipient-------");
     else
-        out_put(out, "\n", 1);
+        showq_out_put(out, "\n", 1);
     snprintf(id, sizeof(id), "%s%s", e->queue_id,
              e->state == QUEUE_ACTIVE ? "*" : e->state == QUEUE_HOLD ? "!" : "");
     arrival_text(when, sizeof(when), e->arrival.tv_sec);
-    out_printf(out, "%-*s %8" PRId64 " %-20.19s ", LIST_ID_WIDTH, id, e->size, when);
+    showq_out_printf(out, "%-*s %8" PRId64 " %-20.19s ", LIST_ID_WIDTH, id, e->size, when);
     if (e->sender_len == 0)
-        out_str(out, NULL_SENDER_TEXT);
+        showq_out_str(out, NULL_SENDER_TEXT);
     else
-        out_text(out, e->sender, e->sender_len);
-    out_put(out, "\n", 1);
+        showq_out_text(out, e->sender, e->sender_len);
+    showq_out_put(out, "\n", 1);
     for (size_t i = 0; i < e->rcpt_count; i++) {
         const struct qindex_rcpt *r = &e->rcpts[i];
         if (r->reason_len != prev_len || memcmp(r->reason, prev, prev_len) != 0) {
@@ -97,9 +97,9 @@ static void list_message(struct list_ctx *ctx, const struct qindex_entry *e)
             prev = r->reason;
             prev_len = r->reason_len;
         }
-        out_spaces(out, LIST_RCPT_INDENT);
-        out_text(out, r->address, r->address_len);
-        out_put(out, "\n", 1);
+        showq_out_spaces(out, LIST_RCPT_INDENT);
+        showq_out_text(out, r->address, r->address_len);
+        showq_out_put(out, "\n", 1);
     }
 }
 
@@ -109,12 +109,12 @@ static int list_one(const struct qindex_entry *e, void *arg)
 
     if (ctx->out->failed)
         return 1;
-    if (!select_match(ctx->sel, e))
+    if (!showq_select_match(ctx->sel, e))
         return 0;
     list_message(ctx, e);
     ctx->messages++;
     ctx->bytes += e->size > 0 ? (uint64_t)e->size : 0;
-    out_tick(ctx->out);
+    showq_out_tick(ctx->out);
     return 0;
 }
 
@@ -139,10 +139,10 @@ int showq_list(struct qindex *qi, struct showq_select *sel, struct showq_out *ou
     if (walk(qi, list_one, &ctx, err, errlen) < 0)
         return -1;
     if (ctx.messages == 0)
-        out_str(out, "Mail queue is empty\n");
+        showq_out_str(out, "Mail queue is empty\n");
     else
-        out_printf(out, "\n-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
-                   ctx.bytes / 1024, ctx.messages, ctx.messages == 1 ? "" : "s");
+        showq_out_printf(out, "\n-- %" PRIu64 " Kbytes in %" PRIu64 " Request%s.\n",
+                         ctx.bytes / 1024, ctx.messages, ctx.messages == 1 ? "" : "s");
     return 0;
 }
 
@@ -152,26 +152,26 @@ static void json_message(struct showq_out *out, const struct qindex_entry *e)
 {
     const char *qname = queue_state_name(e->state);
 
-    out_str(out, "{\"queue_name\": ");
-    out_json(out, qname, strlen(qname));
-    out_str(out, ", \"queue_id\": ");
-    out_json(out, e->queue_id, strlen(e->queue_id));
-    out_printf(out, ", \"arrival_time\": %lld, \"message_size\": %" PRId64
-               ", \"force_expired\": false, \"sender\": ",
-               (long long)e->arrival.tv_sec, e->size);
-    out_json(out, e->sender, e->sender_len);
-    out_str(out, ", \"recipients\": [");
+    showq_out_str(out, "{\"queue_name\": ");
+    showq_out_json(out, qname, strlen(qname));
+    showq_out_str(out, ", \"queue_id\": ");
+    showq_out_json(out, e->queue_id, strlen(e->queue_id));
+    showq_out_printf(out, ", \"arrival_time\": %lld, \"message_size\": %" PRId64
+                     ", \"force_expired\": false, \"sender\": ",
+                     (long long)e->arrival.tv_sec, e->size);
+    showq_out_json(out, e->sender, e->sender_len);
+    showq_out_str(out, ", \"recipients\": [");
     for (size_t i = 0; i < e->rcpt_count; i++) {
         const struct qindex_rcpt *r = &e->rcpts[i];
-        out_str(out, i ? ", {\"address\": " : "{\"address\": ");
-        out_json(out, r->address, r->address_len);
+        showq_out_str(out, i ? ", {\"address\": " : "{\"address\": ");
+        showq_out_json(out, r->address, r->address_len);
         if (r->reason_len > 0) {
-            out_str(out, ", \"delay_reason\": ");
-            out_json(out, r->reason, r->reason_len);
+            showq_out_str(out, ", \"delay_reason\": ");
+            showq_out_json(out, r->reason, r->reason_len);
         }
-        out_put(out, "}", 1);
+        showq_out_put(out, "}", 1);
     }
-    out_str(out, "]}\n");
+    showq_out_str(out, "]}\n");
 }
 
 static int json_one(const struct qindex_entry *e, void *arg)
@@ -180,11 +180,11 @@ static int json_one(const struct qindex_entry *e, void *arg)
 
     if (ctx->out->failed)
         return 1;
-    if (!select_match(ctx->sel, e))
+    if (!showq_select_match(ctx->sel, e))
         return 0;
     json_message(ctx->out, e);
     ctx->messages++;
-    out_tick(ctx->out);
+    showq_out_tick(ctx->out);
     return 0;
 }
 
@@ -202,7 +202,7 @@ static int count_one(const struct qindex_entry *e, void *arg)
 {
     struct list_ctx *ctx = arg;
 
-    if (select_match(ctx->sel, e))
+    if (showq_select_match(ctx->sel, e))
         ctx->messages++;
     return 0;
 }
@@ -212,7 +212,7 @@ int showq_count(struct qindex *qi, struct showq_select *sel, struct showq_out *o
 {
     struct list_ctx ctx = { .sel = sel, .out = out };
 
-    if (select_state_only(sel)) {
+    if (showq_select_state_only(sel)) {
         uint64_t messages[QUEUE_STATE_COUNT], bytes[QUEUE_STATE_COUNT];
         int rc;
 
@@ -230,6 +230,6 @@ int showq_count(struct qindex *qi, struct showq_select *sel, struct showq_out *o
     } else if (walk(qi, count_one, &ctx, err, errlen) < 0) {
         return -1;
     }
-    out_printf(out, "%" PRIu64 "\n", ctx.messages);
+    showq_out_printf(out, "%" PRIu64 "\n", ctx.messages);
     return 0;
 }

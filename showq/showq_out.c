@@ -4,23 +4,24 @@
  *
  * Output collects in one 64 KB buffer and goes out with write(2) in a loop
  * (poll while the socket is full, at most `timeout` seconds per wait). The
- * buffer is flushed when full, and by out_tick() whenever data has waited
- * SHOWQ_OUT_LATENCY_MS, so the first lines of a long listing leave at once.
+ * buffer is flushed when full, and by showq_out_tick() whenever data has
+ * waited SHOWQ_OUT_LATENCY_MS, so the first lines of a long listing leave at
+ * once.
  * Once a write fails (the client went away, e.g. "postqueue -p | head") the
  * stream is marked failed and drops everything after.
  *
- * Terminal text (out_text): bytes below 0x20, DEL, UTF-8 encoded C1
+ * Terminal text (showq_out_text): bytes below 0x20, DEL, UTF-8 encoded C1
  * controls (U+0080..U+009F) and bytes that are not part of valid UTF-8 are
  * printed as '?', so an address cannot move the cursor or forge lines.
  *
- * JSON strings (out_json): '"' and '\' are escaped; \b \f \n \r \t get their
- * short forms; other control characters and DEL are \u00XX; valid UTF-8 is
+ * JSON strings (showq_out_json): '"' and '\' are escaped; \b \f \n \r \t get
+ * their short forms; other control characters and DEL are \u00XX; valid UTF-8 is
  * copied as is; a byte that is not part of valid UTF-8 becomes \u00XX with
  * XX its own value (so it reads back as the ISO-8859-1 character of that
  * byte). Every line is therefore valid JSON in UTF-8 whatever the queue
  * holds.
  *
- * Memory: the stream owns its buffer (out_free); never the descriptor.
+ * Memory: the stream owns its buffer (showq_out_free); never the descriptor.
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,7 +33,7 @@
 #include "alloc.h"
 #include "showq.h"
 
-void out_init(struct showq_out *out, int fd, int timeout)
+void showq_out_init(struct showq_out *out, int fd, int timeout)
 {
     memset(out, 0, sizeof(*out));
     out->fd = fd;
@@ -41,7 +42,7 @@ void out_init(struct showq_out *out, int fd, int timeout)
     out->buf = xmalloc(out->cap);
 }
 
-void out_free(struct showq_out *out)
+void showq_out_free(struct showq_out *out)
 {
     out->buf = xfree(out->buf);
     out->len = out->cap = 0;
@@ -81,7 +82,7 @@ static int write_all(struct showq_out *out, const char *data, size_t len)
     return 0;
 }
 
-int out_flush(struct showq_out *out)
+int showq_out_flush(struct showq_out *out)
 {
     if (out->failed)
         return -1;
@@ -97,7 +98,7 @@ int out_flush(struct showq_out *out)
     return 0;
 }
 
-void out_tick(struct showq_out *out)
+void showq_out_tick(struct showq_out *out)
 {
     struct timespec now;
     long ms;
@@ -108,14 +109,14 @@ void out_tick(struct showq_out *out)
     ms = (now.tv_sec - out->last_flush.tv_sec) * 1000L
          + (now.tv_nsec - out->last_flush.tv_nsec) / 1000000L;
     if (ms >= SHOWQ_OUT_LATENCY_MS || out->last_flush.tv_sec == 0)
-        out_flush(out);
+        showq_out_flush(out);
 }
 
-void out_put(struct showq_out *out, const char *data, size_t len)
+void showq_out_put(struct showq_out *out, const char *data, size_t len)
 {
     if (out->failed)
         return;
-    if (out->len + len > out->cap && out_flush(out) < 0)
+    if (out->len + len > out->cap && showq_out_flush(out) < 0)
         return;
     if (len > out->cap) {
         if (write_all(out, data, len) < 0)
@@ -126,12 +127,12 @@ void out_put(struct showq_out *out, const char *data, size_t len)
     out->len += len;
 }
 
-void out_str(struct showq_out *out, const char *str)
+void showq_out_str(struct showq_out *out, const char *str)
 {
-    out_put(out, str, strlen(str));
+    showq_out_put(out, str, strlen(str));
 }
 
-void out_printf(struct showq_out *out, const char *fmt, ...)
+void showq_out_printf(struct showq_out *out, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -147,11 +148,11 @@ void out_printf(struct showq_out *out, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(big, (size_t)n + 1, fmt, ap);
         va_end(ap);
-        out_put(out, big, (size_t)n);
+        showq_out_put(out, big, (size_t)n);
         xfree(big);
         return;
     }
-    out_put(out, line, (size_t)n);
+    showq_out_put(out, line, (size_t)n);
 }
 
 /*
@@ -236,49 +237,49 @@ static size_t text_walk(const char *data, size_t len,
 
 static void emit_out(void *ctx, const char *data, size_t len)
 {
-    out_put(ctx, data, len);
+    showq_out_put(ctx, data, len);
 }
 
-void out_text(struct showq_out *out, const char *data, size_t len)
+void showq_out_text(struct showq_out *out, const char *data, size_t len)
 {
     text_walk(data, len, emit_out, out);
 }
 
-size_t text_width(const char *data, size_t len)
+size_t showq_out_text_width(const char *data, size_t len)
 {
     return text_walk(data, len, NULL, NULL);
 }
 
-void out_spaces(struct showq_out *out, size_t n)
+void showq_out_spaces(struct showq_out *out, size_t n)
 {
     static const char spaces[] = "                                                                ";
 
     while (n > 0) {
         size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-        out_put(out, spaces, k);
+        showq_out_put(out, spaces, k);
         n -= k;
     }
 }
 
-void out_text_pad(struct showq_out *out, const char *data, size_t len, int width)
+void showq_out_text_pad(struct showq_out *out, const char *data, size_t len, int width)
 {
-    size_t w = text_width(data, len);
+    size_t w = showq_out_text_width(data, len);
     size_t want = width < 0 ? (size_t)-width : (size_t)width;
     size_t pad = w < want ? want - w : 0;
 
     if (width > 0)
-        out_spaces(out, pad);
-    out_text(out, data, len);
+        showq_out_spaces(out, pad);
+    showq_out_text(out, data, len);
     if (width < 0)
-        out_spaces(out, pad);
+        showq_out_spaces(out, pad);
 }
 
-void out_json(struct showq_out *out, const char *data, size_t len)
+void showq_out_json(struct showq_out *out, const char *data, size_t len)
 {
     const unsigned char *p = (const unsigned char *)data;
     size_t i = 0, run = 0;
 
-    out_put(out, "\"", 1);
+    showq_out_put(out, "\"", 1);
     while (i < len) {
         unsigned char c = p[i];
         size_t n = utf8_len(p + i, len - i);
@@ -307,12 +308,12 @@ void out_json(struct showq_out *out, const char *data, size_t len)
             break;
         }
         if (i > run)
-            out_put(out, data + run, i - run);
-        out_str(out, rep);
+            showq_out_put(out, data + run, i - run);
+        showq_out_str(out, rep);
         i++;
         run = i;
     }
     if (len > run)
-        out_put(out, data + run, len - run);
-    out_put(out, "\"", 1);
+        showq_out_put(out, data + run, len - run);
+    showq_out_put(out, "\"", 1);
 }

@@ -25,7 +25,7 @@
  * (and is counted in match_errors).
  *
  * Memory: struct showq_select owns its compiled patterns, match data and
- * match context; select_free releases them.
+ * match context; showq_select_free releases them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,18 +38,14 @@
 #define SELECT_MATCH_LIMIT 100000
 #define SELECT_DEPTH_LIMIT 10000
 
-const char *const select_attr_names[] = {
-    "queue", "sender", "recipient", "domain", "reason", "older", "newer", NULL
+static const char *const field_attr[SHOWQ_SEL_FIELDS] = {
+    [SHOWQ_SEL_SENDER] = "sender",
+    [SHOWQ_SEL_RECIPIENT] = "recipient",
+    [SHOWQ_SEL_DOMAIN] = "domain",
+    [SHOWQ_SEL_REASON] = "reason",
 };
 
-static const char *const field_attr[SEL_FIELDS] = {
-    [SEL_SENDER] = "sender",
-    [SEL_RECIPIENT] = "recipient",
-    [SEL_DOMAIN] = "domain",
-    [SEL_REASON] = "reason",
-};
-
-const char *addr_domain(const char *addr, size_t len, size_t *dlen)
+const char *showq_select_addr_domain(const char *addr, size_t len, size_t *dlen)
 {
     const char *at = memrchr(addr, '@', len);
 
@@ -61,8 +57,8 @@ const char *addr_domain(const char *addr, size_t len, size_t *dlen)
     return at + 1;
 }
 
-static int compile_field(struct showq_select *sel, enum select_field f, const char *pattern,
-                         char *err, size_t errlen)
+static int compile_field(struct showq_select *sel, enum showq_select_field f,
+                         const char *pattern, char *err, size_t errlen)
 {
     int code;
     PCRE2_SIZE offset;
@@ -101,7 +97,8 @@ static int get_age(const struct attr_msg *req, const char *name, long *value,
     return 0;
 }
 
-int select_init(struct showq_select *sel, const struct attr_msg *req, char *err, size_t errlen)
+int showq_select_init(struct showq_select *sel, const struct attr_msg *req, char *err,
+                      size_t errlen)
 {
     const char *queue = attr_get(req, "queue");
 
@@ -126,17 +123,18 @@ int select_init(struct showq_select *sel, const struct attr_msg *req, char *err,
     }
     pcre2_set_match_limit(sel->mctx, SELECT_MATCH_LIMIT);
     pcre2_set_depth_limit(sel->mctx, SELECT_DEPTH_LIMIT);
-    for (int f = 0; f < SEL_FIELDS; f++) {
+    for (int f = 0; f < SHOWQ_SEL_FIELDS; f++) {
         const char *pattern = attr_get(req, field_attr[f]);
-        if (pattern != NULL && compile_field(sel, (enum select_field)f, pattern, err, errlen) < 0)
+        if (pattern != NULL
+            && compile_field(sel, (enum showq_select_field)f, pattern, err, errlen) < 0)
             return -1;
     }
     return 0;
 }
 
-void select_free(struct showq_select *sel)
+void showq_select_free(struct showq_select *sel)
 {
-    for (int f = 0; f < SEL_FIELDS; f++) {
+    for (int f = 0; f < SHOWQ_SEL_FIELDS; f++) {
         pcre2_match_data_free(sel->md[f]);
         pcre2_code_free(sel->re[f]);
         sel->md[f] = NULL;
@@ -146,21 +144,23 @@ void select_free(struct showq_select *sel)
     sel->mctx = NULL;
 }
 
-int select_state_only(const struct showq_select *sel)
+int showq_select_state_only(const struct showq_select *sel)
 {
-    for (int f = 0; f < SEL_FIELDS; f++)
+    for (int f = 0; f < SHOWQ_SEL_FIELDS; f++)
         if (sel->re[f] != NULL)
             return 0;
     return sel->older < 0 && sel->newer < 0;
 }
 
-int select_has_rcpt_conditions(const struct showq_select *sel)
+int showq_select_has_rcpt_conditions(const struct showq_select *sel)
 {
-    return sel->re[SEL_RECIPIENT] || sel->re[SEL_DOMAIN] || sel->re[SEL_REASON];
+    return sel->re[SHOWQ_SEL_RECIPIENT] || sel->re[SHOWQ_SEL_DOMAIN]
+        || sel->re[SHOWQ_SEL_REASON];
 }
 
 /* Does field f's pattern match? (1 when there is no pattern.) */
-static int field_match(struct showq_select *sel, enum select_field f, const char *s, size_t len)
+static int field_match(struct showq_select *sel, enum showq_select_field f, const char *s,
+                       size_t len)
 {
     int rc;
 
@@ -174,22 +174,22 @@ static int field_match(struct showq_select *sel, enum select_field f, const char
     return 0;
 }
 
-int select_rcpt_match(struct showq_select *sel, const struct qindex_rcpt *r)
+int showq_select_rcpt_match(struct showq_select *sel, const struct qindex_rcpt *r)
 {
     size_t dlen;
     const char *domain;
 
-    if (!field_match(sel, SEL_RECIPIENT, r->address, r->address_len))
+    if (!field_match(sel, SHOWQ_SEL_RECIPIENT, r->address, r->address_len))
         return 0;
-    if (sel->re[SEL_DOMAIN] != NULL) {
-        domain = addr_domain(r->address, r->address_len, &dlen);
-        if (!field_match(sel, SEL_DOMAIN, domain, dlen))
+    if (sel->re[SHOWQ_SEL_DOMAIN] != NULL) {
+        domain = showq_select_addr_domain(r->address, r->address_len, &dlen);
+        if (!field_match(sel, SHOWQ_SEL_DOMAIN, domain, dlen))
             return 0;
     }
-    return field_match(sel, SEL_REASON, r->reason, r->reason_len);
+    return field_match(sel, SHOWQ_SEL_REASON, r->reason, r->reason_len);
 }
 
-int select_match(struct showq_select *sel, const struct qindex_entry *entry)
+int showq_select_match(struct showq_select *sel, const struct qindex_entry *entry)
 {
     long age = (long)(sel->now - entry->arrival.tv_sec);
 
@@ -199,12 +199,12 @@ int select_match(struct showq_select *sel, const struct qindex_entry *entry)
         return 0;
     if (sel->newer >= 0 && age >= sel->newer)
         return 0;
-    if (!field_match(sel, SEL_SENDER, entry->sender, entry->sender_len))
+    if (!field_match(sel, SHOWQ_SEL_SENDER, entry->sender, entry->sender_len))
         return 0;
-    if (!select_has_rcpt_conditions(sel))
+    if (!showq_select_has_rcpt_conditions(sel))
         return 1;
     for (size_t i = 0; i < entry->rcpt_count; i++)
-        if (select_rcpt_match(sel, &entry->rcpts[i]))
+        if (showq_select_rcpt_match(sel, &entry->rcpts[i]))
             return 1;
     return 0;
 }

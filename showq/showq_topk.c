@@ -19,8 +19,8 @@
  * Keys longer than TOPK_KEY_MAX bytes are counted by their first
  * TOPK_KEY_MAX bytes.
  *
- * Memory: the table owns its arrays, arena and extras; topk_free releases
- * them. Item pointers and keys are valid until the next topk_add.
+ * Memory: the table owns its arrays, arena and extras; showq_topk_free
+ * releases them. Item pointers and keys are valid until the next showq_topk_add.
  */
 #include <string.h>
 
@@ -29,7 +29,7 @@
 
 #define TOPK_KEY_MAX 512
 
-uint32_t topk_hash(const char *key, size_t len)
+uint32_t showq_topk_hash(const char *key, size_t len)
 {
     if (len > TOPK_KEY_MAX)
         len = TOPK_KEY_MAX;
@@ -53,7 +53,7 @@ uint32_t topk_hash(const char *key, size_t len)
     return (uint32_t)h;
 }
 
-void topk_init(struct topk *t, size_t cap, size_t extra_size)
+void showq_topk_init(struct showq_topk *t, size_t cap, size_t extra_size)
 {
     size_t slots = 4;
 
@@ -71,7 +71,7 @@ void topk_init(struct topk *t, size_t cap, size_t extra_size)
     t->scratch = xcalloc(cap, sizeof(*t->scratch));
 }
 
-void topk_free(struct topk *t)
+void showq_topk_free(struct showq_topk *t)
 {
     t->items = xfree(t->items);
     t->slots = xfree(t->slots);
@@ -81,12 +81,12 @@ void topk_free(struct topk *t)
     t->count = t->cap = 0;
 }
 
-const char *topk_key(const struct topk *t, const struct topk_item *it)
+const char *showq_topk_key(const struct showq_topk *t, const struct showq_topk_item *it)
 {
     return t->arena + it->key_off;
 }
 
-void *topk_extra(const struct topk *t, const struct topk_item *it)
+void *showq_topk_extra(const struct showq_topk *t, const struct showq_topk_item *it)
 {
     if (t->extras == NULL)
         return NULL;
@@ -94,12 +94,13 @@ void *topk_extra(const struct topk *t, const struct topk_item *it)
 }
 
 /* The slot holding key, or the empty slot where it would go. */
-static size_t find_slot(const struct topk *t, const char *key, size_t len, uint32_t hash)
+static size_t find_slot(const struct showq_topk *t, const char *key, size_t len,
+                        uint32_t hash)
 {
     size_t i = hash & t->slot_mask;
 
     for (; t->slots[i].idx1 != 0; i = (i + 1) & t->slot_mask) {
-        const struct topk_item *it;
+        const struct showq_topk_item *it;
 
         if (t->slots[i].hash != hash)
             continue;
@@ -111,7 +112,7 @@ static size_t find_slot(const struct topk *t, const char *key, size_t len, uint3
 }
 
 /* Append a key (NUL-terminated) to the arena; its offset. */
-static uint32_t arena_add(struct topk *t, const char *key, size_t len)
+static uint32_t arena_add(struct showq_topk *t, const char *key, size_t len)
 {
     size_t off = t->arena_len;
 
@@ -157,7 +158,7 @@ static uint64_t select_kth(uint64_t *v, size_t n, size_t k)
 }
 
 /* Drop every item counted the median number of times or fewer. */
-static void sweep(struct topk *t)
+static void sweep(struct showq_topk *t)
 {
     uint64_t median;
     char *old_arena = t->arena;
@@ -172,7 +173,7 @@ static void sweep(struct topk *t)
     t->arena_len = t->arena_cap = 0;
     memset(t->slots, 0, (t->slot_mask + 1) * sizeof(*t->slots));
     for (size_t i = 0; i < t->count; i++) {
-        struct topk_item it = t->items[i];
+        struct showq_topk_item it = t->items[i];
         size_t slot;
 
         if (it.count <= median)
@@ -196,21 +197,22 @@ static void sweep(struct topk *t)
     t->sweeps++;
 }
 
-void topk_prefetch(const struct topk *t, uint32_t hash)
+void showq_topk_prefetch(const struct showq_topk *t, uint32_t hash)
 {
     __builtin_prefetch(&t->slots[hash & t->slot_mask]);
 }
 
-struct topk_item *topk_add(struct topk *t, const char *key, size_t len, int *fresh)
+struct showq_topk_item *showq_topk_add(struct showq_topk *t, const char *key, size_t len,
+                                       int *fresh)
 {
-    return topk_add_hashed(t, key, len, topk_hash(key, len), fresh);
+    return showq_topk_add_hashed(t, key, len, showq_topk_hash(key, len), fresh);
 }
 
-struct topk_item *topk_add_hashed(struct topk *t, const char *key, size_t len, uint32_t hash,
-                                  int *fresh)
+struct showq_topk_item *showq_topk_add_hashed(struct showq_topk *t, const char *key,
+                                              size_t len, uint32_t hash, int *fresh)
 {
     size_t slot;
-    struct topk_item *it;
+    struct showq_topk_item *it;
 
     if (len > TOPK_KEY_MAX)
         len = TOPK_KEY_MAX;
@@ -243,8 +245,8 @@ struct topk_item *topk_add_hashed(struct topk *t, const char *key, size_t len, u
 }
 
 /* Does a rank before b? More counted first, then by key. */
-static int ranks_before(const struct topk *t, const struct topk_item *a,
-                        const struct topk_item *b)
+static int ranks_before(const struct showq_topk *t, const struct showq_topk_item *a,
+                        const struct showq_topk_item *b)
 {
     size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
     int c;
@@ -255,12 +257,13 @@ static int ranks_before(const struct topk *t, const struct topk_item *a,
     return c != 0 ? c < 0 : a->key_len < b->key_len;
 }
 
-size_t topk_top(const struct topk *t, const struct topk_item **out, size_t n)
+size_t showq_topk_top(const struct showq_topk *t, const struct showq_topk_item **out,
+                      size_t n)
 {
     size_t have = 0;
 
     for (size_t i = 0; i < t->count && n > 0; i++) {
-        const struct topk_item *it = &t->items[i];
+        const struct showq_topk_item *it = &t->items[i];
         size_t pos = have;
 
         if (have == n && !ranks_before(t, it, out[n - 1]))

@@ -43,8 +43,9 @@
  * step also goes to qmgr as event=trace line="> MAIL FROM:<a@b>" (or
  * "< 250 2.1.0 Ok", "connecting to host[addr]:port"), before the results.
  *
- * Memory: a qmgr_client owns its bufferevent, its attr_msg and at most one
- * delivery; a delivery owns its recipients, queue file and session/attempt.
+ * Memory: a qmgr connection (struct smtp_qmgr_conn) owns its bufferevent, its
+ * attr_msg and at most one delivery; a delivery owns its recipients, queue
+ * file and session/attempt.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -68,19 +69,19 @@
 #define QUEUE_ID_MAX 64
 #define REASON_MAX 1024
 
-struct qmgr_client {
+struct smtp_qmgr_conn {
     struct bufferevent *bev;
     struct attr_msg msg;
-    struct delivery *d;         /* the delivery in progress, or NULL */
+    struct smtp_delivery *d;    /* the delivery in progress, or NULL */
     int in_loop;                /* inside client_process() */
     int closing;                /* close once the output is written */
-    struct qmgr_client *prev, *next;
+    struct smtp_qmgr_conn *prev, *next;
 };
 
-static struct qmgr_client *clients;
+static struct smtp_qmgr_conn *clients;
 
-static void client_process(struct qmgr_client *c);
-static void client_close(struct qmgr_client *c);
+static void client_process(struct smtp_qmgr_conn *c);
+static void client_close(struct smtp_qmgr_conn *c);
 
 void smtp_fmt(char *buf, size_t len, const char *fmt, ...)
 {
@@ -117,24 +118,25 @@ static int time_set(const struct timeval *tv)
 
 /* ---- results ---- */
 
-static const char *status_name(int status)
+static const char *status_name(enum smtp_rcpt_status status)
 {
     switch (status) {
-    case RCPT_SENT:
+    case SMTP_RCPT_SENT:
         return SMTP_STATUS_SENT;
-    case RCPT_BOUNCED:
+    case SMTP_RCPT_BOUNCED:
         return SMTP_STATUS_BOUNCED;
     default:
         return SMTP_STATUS_DEFERRED;
     }
 }
 
-void delivery_rcpt_done(struct delivery *d, size_t i, int status, const char *dsn,
-                        const char *reason, const char *relay)
+void smtp_delivery_rcpt_done(struct smtp_delivery *d, size_t i,
+                             enum smtp_rcpt_status status, const char *dsn,
+                             const char *reason, const char *relay)
 {
     struct smtp_rcpt *r = &d->rcpts[i];
 
-    if (r->status != RCPT_PENDING)
+    if (r->status != SMTP_RCPT_PENDING)
         return;
     r->status = status;
     smtp_fmt(r->dsn, sizeof(r->dsn), "%s", dsn);
@@ -143,11 +145,11 @@ void delivery_rcpt_done(struct delivery *d, size_t i, int status, const char *ds
     d->n_pending--;
 }
 
-void delivery_fail_pending(struct delivery *d, int status, const char *dsn,
-                           const char *reason, const char *relay)
+void smtp_delivery_fail_pending(struct smtp_delivery *d, enum smtp_rcpt_status status,
+                                const char *dsn, const char *reason, const char *relay)
 {
     for (size_t i = 0; i < d->n_rcpts && d->n_pending > 0; i++)
-        delivery_rcpt_done(d, i, status, dsn, reason, relay);
+        smtp_delivery_rcpt_done(d, i, status, dsn, reason, relay);
 }
 
 /* Text attributes may not hold CR, LF or NUL. */
@@ -163,7 +165,7 @@ static void put_clean(struct evbuffer *out, const char *name, const char *value)
 }
 
 /* event=trace line=TEXT to qmgr (verbose deliveries only). */
-static void send_trace(const struct delivery *d, const char *text)
+static void send_trace(const struct smtp_delivery *d, const char *text)
 {
     struct evbuffer *out = bufferevent_get_output(d->client->bev);
 
@@ -172,8 +174,8 @@ static void send_trace(const struct delivery *d, const char *text)
     attr_put_end(out);
 }
 
-void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
-                    const char *text, size_t len)
+void smtp_delivery_trace(const struct smtp_delivery *d, const char *dir, const char *relay,
+                         const char *text, size_t len)
 {
     int n = len > MSG_LINE_MAX ? MSG_LINE_MAX : (int)len;
     char line[REASON_MAX];
@@ -188,7 +190,7 @@ void delivery_trace(const struct delivery *d, const char *dir, const char *relay
     }
 }
 
-void delivery_note(const struct delivery *d, const char *fmt, ...)
+void smtp_delivery_note(const struct smtp_delivery *d, const char *fmt, ...)
 {
     char text[REASON_MAX];
     va_list ap;
@@ -206,7 +208,7 @@ void delivery_note(const struct delivery *d, const char *fmt, ...)
     }
 }
 
-static void log_rcpt(const struct delivery *d, const struct smtp_rcpt *r,
+static void log_rcpt(const struct smtp_delivery *d, const struct smtp_rcpt *r,
                      const struct timeval *now)
 {
     struct timeval arrival = d->fd >= 0 ? d->qf.arrival : d->t_request;
@@ -228,7 +230,7 @@ static void log_rcpt(const struct delivery *d, const struct smtp_rcpt *r,
              r->dsn, status_name(r->status), r->reason);
 }
 
-static void delivery_free(struct delivery *d)
+static void delivery_free(struct smtp_delivery *d)
 {
     for (size_t i = 0; i < d->n_rcpts; i++) {
         xfree(d->rcpts[i].address);
@@ -244,17 +246,17 @@ static void delivery_free(struct delivery *d)
     xfree(d);
 }
 
-void delivery_finish(struct delivery *d)
+void smtp_delivery_finish(struct smtp_delivery *d)
 {
-    struct qmgr_client *c = d->client;
+    struct smtp_qmgr_conn *c = d->client;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct timeval now;
 
     smtp_connect_cancel(d);
     if (d->sess)
-        msg_panic("delivery_finish: %s: session still attached", d->queue_id);
-    delivery_fail_pending(d, RCPT_DEFERRED, "4.3.0", "delivery ended without a result",
-                          NULL);
+        msg_panic("smtp_delivery_finish: %s: session still attached", d->queue_id);
+    smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0",
+                               "delivery ended without a result", NULL);
     gettimeofday(&now, NULL);
     for (size_t i = 0; i < d->n_rcpts; i++) {
         const struct smtp_rcpt *r = &d->rcpts[i];
@@ -278,7 +280,7 @@ void delivery_finish(struct delivery *d)
 }
 
 /* qmgr went away in the middle: drop everything, report nothing. */
-static void delivery_abandon(struct delivery *d)
+static void delivery_abandon(struct smtp_delivery *d)
 {
     msg_info("%s: delivery to %s abandoned before the end of data: the qmgr "
              "connection closed", d->queue_id, d->nexthop);
@@ -289,7 +291,7 @@ static void delivery_abandon(struct delivery *d)
 }
 
 /* May the delivery still be abandoned without the server taking the message? */
-static int delivery_abandonable(const struct delivery *d)
+static int delivery_abandonable(const struct smtp_delivery *d)
 {
     return d->sess == NULL || !smtp_session_dot_sent(d->sess);
 }
@@ -334,7 +336,8 @@ static int address_ok(const char *addr)
     return 1;
 }
 
-static int parse_rcpts(struct delivery *d, const struct attr_msg *m, char *err, size_t errlen)
+static int parse_rcpts(struct smtp_delivery *d, const struct attr_msg *m, char *err,
+                       size_t errlen)
 {
     size_t n = attr_count(m, "rcpt");
 
@@ -364,14 +367,15 @@ static int parse_rcpts(struct delivery *d, const struct attr_msg *m, char *err, 
 }
 
 /* Build a delivery from the request; NULL (err filled) on a protocol error. */
-static struct delivery *parse_request(struct qmgr_client *c, char *err, size_t errlen)
+static struct smtp_delivery *parse_request(struct smtp_qmgr_conn *c, char *err,
+                                           size_t errlen)
 {
     static const char *const required[] = { "req", "queue_id", "queue_file", "nexthop",
                                             NULL };
     static const char *const optional[] = { "verbose", NULL };
     static const char *const repeated[] = { "rcpt", NULL };
     const struct attr_msg *m = &c->msg;
-    struct delivery *d;
+    struct smtp_delivery *d;
 
     if (attr_check(m, required, optional, repeated, err, errlen) < 0)
         return NULL;
@@ -399,7 +403,7 @@ static struct delivery *parse_request(struct qmgr_client *c, char *err, size_t e
 }
 
 /* Open and check the queue file; on failure every recipient is deferred. */
-static void open_queue_file(struct delivery *d, const char *path)
+static void open_queue_file(struct smtp_delivery *d, const char *path)
 {
     char err[QF_ERR_MAX], reason[REASON_MAX];
 
@@ -407,12 +411,12 @@ static void open_queue_file(struct delivery *d, const char *path)
     if (d->fd < 0) {
         smtp_fmt(reason, sizeof(reason), "cannot use queue file %s: %s", path, err);
         msg_warn("%s: %s", d->queue_id, reason);
-        delivery_fail_pending(d, RCPT_DEFERRED, "4.3.0", reason, NULL);
+        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0", reason, NULL);
         return;
     }
     if (!address_ok(d->qf.sender)) {
-        delivery_fail_pending(d, RCPT_DEFERRED, "4.3.0",
-                              "malformed sender address in queue file", NULL);
+        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0",
+                                   "malformed sender address in queue file", NULL);
         return;
     }
     for (size_t i = 0; i < d->n_rcpts; i++) {
@@ -420,15 +424,15 @@ static void open_queue_file(struct delivery *d, const char *path)
 
         if ((size_t)r->index >= d->qf.rcpt_count
             || strcmp(d->qf.rcpts[r->index].address, r->address) != 0)
-            delivery_rcpt_done(d, i, RCPT_DEFERRED, "4.3.0",
-                               "recipient does not match the queue file", NULL);
+            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_DEFERRED, "4.3.0",
+                                    "recipient does not match the queue file", NULL);
         else if (!address_ok(r->address))
-            delivery_rcpt_done(d, i, RCPT_BOUNCED, "5.1.3",
-                               "bad recipient address syntax", NULL);
+            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_BOUNCED, "5.1.3",
+                                    "bad recipient address syntax", NULL);
     }
 }
 
-static void start_delivery(struct delivery *d, const char *path)
+static void start_delivery(struct smtp_delivery *d, const char *path)
 {
     struct smtp_sess *s;
 
@@ -437,7 +441,7 @@ static void start_delivery(struct delivery *d, const char *path)
                  d->nexthop, d->n_rcpts);
     open_queue_file(d, path);
     if (d->n_pending == 0) {
-        delivery_finish(d);
+        smtp_delivery_finish(d);
         return;
     }
     gettimeofday(&d->t_setup, NULL);
@@ -450,7 +454,7 @@ static void start_delivery(struct delivery *d, const char *path)
 
 /* ---- qmgr connections ---- */
 
-static void client_close_when_flushed(struct qmgr_client *c)
+static void client_close_when_flushed(struct smtp_qmgr_conn *c)
 {
     c->closing = 1;
     bufferevent_disable(c->bev, EV_READ);
@@ -459,14 +463,14 @@ static void client_close_when_flushed(struct qmgr_client *c)
 }
 
 /* Handle buffered requests while no delivery is in progress. */
-static void client_process(struct qmgr_client *c)
+static void client_process(struct smtp_qmgr_conn *c)
 {
     char err[256];
 
     c->in_loop = 1;
     while (c->d == NULL && !c->closing && !server_stopping()) {
         struct evbuffer *in = bufferevent_get_input(c->bev);
-        struct delivery *d;
+        struct smtp_delivery *d;
         char *path;
         int r = attr_read_evbuffer(in, &c->msg, err, sizeof(err));
 
@@ -488,7 +492,7 @@ static void client_process(struct qmgr_client *c)
         client_close_when_flushed(c);
 }
 
-static void client_close(struct qmgr_client *c)
+static void client_close(struct smtp_qmgr_conn *c)
 {
     if (c->d)
         delivery_abandon(c->d);
@@ -513,7 +517,7 @@ static void on_client_read(struct bufferevent *bev, void *arg)
 
 static void on_client_write(struct bufferevent *bev, void *arg)
 {
-    struct qmgr_client *c = arg;
+    struct smtp_qmgr_conn *c = arg;
 
     if (c->closing && c->d == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         client_close(c);
@@ -528,7 +532,7 @@ static void on_client_write(struct bufferevent *bev, void *arg)
  */
 static void on_client_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct qmgr_client *c = arg;
+    struct smtp_qmgr_conn *c = arg;
 
     (void)bev;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->d != NULL
@@ -544,7 +548,7 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg)
 
 static void smtp_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    struct qmgr_client *c = xcalloc(1, sizeof(*c));
+    struct smtp_qmgr_conn *c = xcalloc(1, sizeof(*c));
 
     (void)addr;
     (void)addrlen;
@@ -563,7 +567,7 @@ static void smtp_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
 /* Graceful stop: no new requests; deliveries in progress finish first. */
 static void smtp_stop(void)
 {
-    struct qmgr_client *c, *next;
+    struct smtp_qmgr_conn *c, *next;
 
     smtp_cache_flush();
     for (c = clients; c; c = next) {

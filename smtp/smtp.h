@@ -15,9 +15,9 @@
  *   smtp_cache.c    idle sessions kept for reuse, keyed by nexthop
  *   smtp_content.c  streaming the message from the queue file, dot-stuffed
  *
- * Ownership: a qmgr connection owns at most one struct delivery; a delivery
- * owns its attempt (resolution/connect state) and, while one is attached,
- * its session. A session without a delivery is owned by the cache or is
+ * Ownership: a qmgr connection (struct smtp_qmgr_conn, smtp.c) owns at most
+ * one struct smtp_delivery; a delivery owns its attempt (resolution/connect
+ * state) and, while one is attached, its session. A session without a delivery is owned by the cache or is
  * finishing on its own (RSET before caching, QUIT before closing) and frees
  * itself. Nothing here is shared between deliveries except through the cache.
  */
@@ -35,7 +35,7 @@ struct bufferevent;
 struct event;
 struct event_base;
 struct evbuffer;
-struct qmgr_client;
+struct smtp_qmgr_conn;
 struct smtp_attempt;
 struct smtp_sess;
 
@@ -46,16 +46,16 @@ struct smtp_sess;
 
 /* Final state of one recipient in this attempt. */
 enum smtp_rcpt_status {
-    RCPT_PENDING = 0,
-    RCPT_SENT,
-    RCPT_DEFERRED,
-    RCPT_BOUNCED
+    SMTP_RCPT_PENDING = 0,
+    SMTP_RCPT_SENT,
+    SMTP_RCPT_DEFERRED,
+    SMTP_RCPT_BOUNCED
 };
 
 struct smtp_rcpt {
     long index;                 /* the recipient's index in the queue file */
     char *address;
-    int status;                 /* enum smtp_rcpt_status */
+    enum smtp_rcpt_status status;
     int in_tx;                  /* RCPT TO is (to be) sent in this transaction */
     int accepted;               /* RCPT TO answered 2xx */
     char dsn[SMTP_DSN_MAX];
@@ -63,8 +63,8 @@ struct smtp_rcpt {
     char relay[SMTP_RELAY_MAX]; /* where the reason came from, or "none" */
 };
 
-struct delivery {
-    struct qmgr_client *client; /* the qmgr connection that asked */
+struct smtp_delivery {
+    struct smtp_qmgr_conn *client;  /* the qmgr connection that asked */
     char *queue_id;
     char *nexthop;
     int verbose;                /* log the conversation at info level */
@@ -72,7 +72,7 @@ struct delivery {
     struct queue_file qf;       /* envelope; valid when fd >= 0 */
     struct smtp_rcpt *rcpts;
     size_t n_rcpts;
-    size_t n_pending;           /* recipients still RCPT_PENDING */
+    size_t n_pending;           /* recipients still SMTP_RCPT_PENDING */
     int reused;                 /* the current session came from the cache */
     int retried;                /* a failed cached session was replaced once */
     /* Times for delay= and delays= (see smtp.c). */
@@ -84,26 +84,27 @@ struct delivery {
 /* ---- smtp.c: results ---- */
 
 /* Give recipient i its final status for this attempt (first call wins). */
-void delivery_rcpt_done(struct delivery *d, size_t i, int status, const char *dsn,
-                        const char *reason, const char *relay);
+void smtp_delivery_rcpt_done(struct smtp_delivery *d, size_t i,
+                             enum smtp_rcpt_status status, const char *dsn,
+                             const char *reason, const char *relay);
 /* Every recipient still pending gets this status. */
-void delivery_fail_pending(struct delivery *d, int status, const char *dsn,
-                           const char *reason, const char *relay);
+void smtp_delivery_fail_pending(struct smtp_delivery *d, enum smtp_rcpt_status status,
+                                const char *dsn, const char *reason, const char *relay);
 /*
  * The attempt is over: every recipient still pending is deferred (4.3.0),
  * each recipient is logged and reported to qmgr, event=done is sent, and
  * `d` is freed. The caller must have detached d->sess and d->attempt.
  */
-void delivery_finish(struct delivery *d);
+void smtp_delivery_finish(struct smtp_delivery *d);
 /*
  * A conversation line (dir ">" sent, "<" received): logged at info level and
  * sent to qmgr as event=trace line="DIR TEXT" when the delivery asked for
  * verbose; logged at debug level with -v.
  */
-void delivery_trace(const struct delivery *d, const char *dir, const char *relay,
-                    const char *text, size_t len);
+void smtp_delivery_trace(const struct smtp_delivery *d, const char *dir, const char *relay,
+                         const char *text, size_t len);
 /* A connection event ("connecting to host[addr]:port"), likewise. */
-void delivery_note(const struct delivery *d, const char *fmt, ...)
+void smtp_delivery_note(const struct smtp_delivery *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* snprintf that truncates silently (reasons and names are bounded). */
 void smtp_fmt(char *buf, size_t len, const char *fmt, ...)
@@ -121,13 +122,6 @@ double smtp_elapsed(const struct timeval *from, const struct timeval *to);
 void smtp_connect_init(struct event_base *base);
 
 /*
- * Split a nexthop into host and port. Accepted: "[host]:port", "[host]",
- * "[1.2.3.4]:port", "[::1]:port", "host:port", "host". *no_mx is 1 for the
- * bracketed forms. Returns 0, or -1 with err filled.
- */
-int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
-                       int *no_mx, char *err, size_t errlen);
-/*
  * Find an SMTP session for d: resolve d->nexthop (MX hosts unless
  * bracketed; never for an address literal), connect to each address in
  * turn, and hand the first connected socket to smtp_session_connected().
@@ -136,17 +130,17 @@ int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *por
  * failed they are deferred with the last reason; either way the delivery
  * is finished.
  */
-void smtp_connect_start(struct delivery *d);
+void smtp_connect_start(struct smtp_delivery *d);
 /*
  * The session on the current address failed before a transaction could
  * start (bad greeting, EHLO/HELO refused, lost connection, timeout): note
  * why (dsn, reason, relay) and try the next address, or finish.
  * The session must already be detached from d.
  */
-void smtp_connect_next(struct delivery *d, const char *dsn, const char *reason,
+void smtp_connect_next(struct smtp_delivery *d, const char *dsn, const char *reason,
                        const char *relay);
 /* Abandon resolution/connection in progress and free d->attempt. */
-void smtp_connect_cancel(struct delivery *d);
+void smtp_connect_cancel(struct smtp_delivery *d);
 
 /* ---- smtp_session.c ---- */
 
@@ -155,10 +149,10 @@ void smtp_connect_cancel(struct delivery *d);
  * the new session): read the greeting, EHLO/HELO, then start d's
  * transaction.
  */
-void smtp_session_connected(struct delivery *d, struct bufferevent *bev,
+void smtp_session_connected(struct smtp_delivery *d, struct bufferevent *bev,
                             const char *host, const char *addr, int port);
 /* Start d's transaction on a session taken from the cache. */
-void smtp_session_reuse(struct smtp_sess *s, struct delivery *d);
+void smtp_session_reuse(struct smtp_sess *s, struct smtp_delivery *d);
 /* Detach and close the session of an abandoned delivery (no QUIT). */
 void smtp_session_abort(struct smtp_sess *s);
 /*
@@ -227,7 +221,5 @@ void smtp_content_init(struct smtp_content *c, int fd, off_t offset, off_t size)
  */
 int smtp_content_fill(struct smtp_content *c, struct evbuffer *out, size_t high,
                       char *err, size_t errlen);
-/* Dot-stuff `len` bytes of `in` onto `out` (at_bol carries across calls). */
-void smtp_content_stuff(struct evbuffer *out, const char *in, size_t len, int *at_bol);
 
 #endif

@@ -55,7 +55,7 @@
 #define REASON_MAX 1024
 
 struct smtp_attempt {
-    struct delivery *d;
+    struct smtp_delivery *d;
     char host[SMTP_HOST_MAX];   /* the nexthop's host */
     int port;
     int no_mx;
@@ -144,8 +144,13 @@ static int parse_port(const char *text, int *port)
     return 0;
 }
 
-int smtp_nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
-                       int *no_mx, char *err, size_t errlen)
+/*
+ * Split a nexthop into host and port. Accepted: "[host]:port", "[host]",
+ * "[1.2.3.4]:port", "[::1]:port", "host:port", "host". *no_mx is 1 for the
+ * bracketed forms. Returns 0, or -1 with err filled.
+ */
+static int nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
+                         int *no_mx, char *err, size_t errlen)
 {
     const char *start = nexthop, *stop, *rest;
     size_t len;
@@ -208,7 +213,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
     relay_text(at, where, sizeof(where));
     if (what & BEV_EVENT_CONNECTED) {
         at->bev = NULL;
-        delivery_note(at->d, "connected to %s", where);
+        smtp_delivery_note(at->d, "connected to %s", where);
         (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
                          sizeof(one));
         smtp_session_connected(at->d, bev, at->cur_host, at->addr_text, at->port);
@@ -220,7 +225,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
         smtp_fmt(reason, sizeof(reason), "connect to %s: %s", where,
                  err ? strerror(err) : "Connection failed");
     msg_debug("%s: %s", at->d->queue_id, reason);
-    delivery_note(at->d, "%s", reason);
+    smtp_delivery_note(at->d, "%s", reason);
     set_failure(at, "4.4.1", reason, NULL);
     bufferevent_free(bev);
     at->bev = NULL;
@@ -230,23 +235,23 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
 /* Nothing (more) to try: every pending recipient is deferred. */
 static void give_up(struct smtp_attempt *at)
 {
-    struct delivery *d = at->d;
+    struct smtp_delivery *d = at->d;
 
     if (at->reason[0] == 0)
         set_failure(at, "4.4.1", "no address to connect to", NULL);
-    delivery_fail_pending(d, RCPT_DEFERRED, at->dsn, at->reason, at->relay);
+    smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, at->dsn, at->reason, at->relay);
     smtp_connect_cancel(d);
-    delivery_finish(d);
+    smtp_delivery_finish(d);
 }
 
 /* The destination is undeliverable (null MX, NXDOMAIN, loop): bounce. */
 static void bounce_all(struct smtp_attempt *at, const char *dsn, const char *reason)
 {
-    struct delivery *d = at->d;
+    struct smtp_delivery *d = at->d;
 
-    delivery_fail_pending(d, RCPT_BOUNCED, dsn, reason, NULL);
+    smtp_delivery_fail_pending(d, SMTP_RCPT_BOUNCED, dsn, reason, NULL);
     smtp_connect_cancel(d);
-    delivery_finish(d);
+    smtp_delivery_finish(d);
 }
 
 /* A socket address for target i of the result. */
@@ -290,14 +295,14 @@ static void try_next(struct smtp_attempt *at)
             msg_fatal("cannot allocate a bufferevent");
         bufferevent_set_timeouts(bev, NULL, &tv);
         bufferevent_setcb(bev, NULL, NULL, on_connect_event, at);
-        delivery_note(at->d, "connecting to %s[%s]:%d", at->cur_host, at->addr_text,
-                      at->port);
+        smtp_delivery_note(at->d, "connecting to %s[%s]:%d", at->cur_host, at->addr_text,
+                           at->port);
         if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
             char reason[REASON_MAX], where[SMTP_RELAY_MAX];
 
             relay_text(at, where, sizeof(where));
             smtp_fmt(reason, sizeof(reason), "connect to %s: %s", where, strerror(errno));
-            delivery_note(at->d, "%s", reason);
+            smtp_delivery_note(at->d, "%s", reason);
             set_failure(at, "4.4.1", reason, NULL);
             bufferevent_free(bev);
             continue;
@@ -321,12 +326,13 @@ static void note_hosts(const struct smtp_attempt *at)
         const struct mxr_host *h = &res->hosts[i];
 
         if (res->mx)
-            delivery_note(at->d, "MX %u %s%s: %s%s%s%s", h->pref, h->name,
-                          h->implicit ? " (implicit MX)" : "", mxr_host_state_name(h->state),
-                          h->self_addr[0] ? " (our address " : "", h->self_addr,
-                          h->self_addr[0] ? ")" : "");
+            smtp_delivery_note(at->d, "MX %u %s%s: %s%s%s%s", h->pref, h->name,
+                               h->implicit ? " (implicit MX)" : "",
+                               mxr_host_state_name(h->state),
+                               h->self_addr[0] ? " (our address " : "", h->self_addr,
+                               h->self_addr[0] ? ")" : "");
         else
-            delivery_note(at->d, "host %s: %s", h->name, mxr_host_state_name(h->state));
+            smtp_delivery_note(at->d, "host %s: %s", h->name, mxr_host_state_name(h->state));
     }
 }
 
@@ -342,12 +348,12 @@ static void on_resolved(struct mxr_result *res, void *ctx)
         try_next(at);
         return;
     case MXR_BOUNCE:
-        delivery_note(at->d, "%s", res->reason);
+        smtp_delivery_note(at->d, "%s", res->reason);
         bounce_all(at, res->dsn, res->reason);
         return;
     case MXR_DEFER:
     default:
-        delivery_note(at->d, "%s", res->reason);
+        smtp_delivery_note(at->d, "%s", res->reason);
         set_failure(at, res->dsn, res->reason, NULL);
         give_up(at);
         return;
@@ -368,7 +374,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     give_up(arg);
 }
 
-void smtp_connect_start(struct delivery *d)
+void smtp_connect_start(struct smtp_delivery *d)
 {
     struct smtp_attempt *at = xcalloc(1, sizeof(*at));
     char err[REASON_MAX];
@@ -378,8 +384,8 @@ void smtp_connect_start(struct delivery *d)
     at->kick = event_new(server_event_base(), -1, 0, on_kick, at);
     if (at->kick == NULL)
         msg_fatal("cannot create event");
-    if (smtp_nexthop_parse(d->nexthop, at->host, sizeof(at->host), &at->port, &at->no_mx,
-                           err, sizeof(err)) < 0) {
+    if (nexthop_parse(d->nexthop, at->host, sizeof(at->host), &at->port, &at->no_mx,
+                      err, sizeof(err)) < 0) {
         set_failure(at, "4.3.5", err, NULL);
         event_active(at->kick, EV_TIMEOUT, 1);
         return;
@@ -390,11 +396,11 @@ void smtp_connect_start(struct delivery *d)
         return;
     }
     if (!is_address(at->host))
-        delivery_note(d, "looking up %s%s", at->no_mx ? "" : "the MX hosts of ", at->host);
+        smtp_delivery_note(d, "looking up %s%s", at->no_mx ? "" : "the MX hosts of ", at->host);
     at->lookup = mxr_resolve(at->host, (unsigned)at->port, !at->no_mx, on_resolved, at);
 }
 
-void smtp_connect_next(struct delivery *d, const char *dsn, const char *reason,
+void smtp_connect_next(struct smtp_delivery *d, const char *dsn, const char *reason,
                        const char *relay)
 {
     struct smtp_attempt *at = d->attempt;
@@ -405,7 +411,7 @@ void smtp_connect_next(struct delivery *d, const char *dsn, const char *reason,
     try_next(at);
 }
 
-void smtp_connect_cancel(struct delivery *d)
+void smtp_connect_cancel(struct smtp_delivery *d)
 {
     struct smtp_attempt *at = d->attempt;
 

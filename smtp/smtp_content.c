@@ -34,7 +34,8 @@ void smtp_content_init(struct smtp_content *c, int fd, off_t offset, off_t size)
     c->at_bol = 1;
 }
 
-void smtp_content_stuff(struct evbuffer *out, const char *in, size_t len, int *at_bol)
+/* Dot-stuff `len` bytes of `in` onto `out` (at_bol carries across calls). */
+static void content_stuff(struct evbuffer *out, const char *in, size_t len, int *at_bol)
 {
     const char *p = in;
     const char *end = in + len;
@@ -110,7 +111,7 @@ int smtp_content_fill(struct smtp_content *c, struct evbuffer *out, size_t high,
             smtp_fmt(err, errlen, "queue file is shorter than its content size");
             return -1;
         }
-        smtp_content_stuff(out, buf, (size_t)n, &c->at_bol);
+        content_stuff(out, buf, (size_t)n, &c->at_bol);
         remember_tail(c, buf, (size_t)n);
         c->next += n;
         c->sent += n;

@@ -68,12 +68,12 @@ struct smtp_sess {
     char relay[SMTP_RELAY_MAX];     /* host[addr]:port */
     char peer[SMTP_RELAY_MAX];      /* host[addr] */
     struct timeval opened;
-    int state;
+    enum sess_state state;
     int broken;                     /* must not be reused */
     struct smtp_ehlo ehlo;
     struct smtp_reply_parser rp;
     int rp_done;                    /* rp holds a complete reply: reset first */
-    struct delivery *d;
+    struct smtp_delivery *d;
     /* Current transaction. */
     int mail_replied, mail_ok, data_sent;
     size_t n_tx;                    /* recipients in this transaction */
@@ -145,7 +145,7 @@ static void send_cmd(struct smtp_sess *s, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof(line) - 2)
         msg_panic("send_cmd: command too long");
     if (s->d)
-        delivery_trace(s->d, ">", s->peer, line, (size_t)n);
+        smtp_delivery_trace(s->d, ">", s->peer, line, (size_t)n);
     line[n++] = '\r';
     line[n++] = '\n';
     evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
@@ -164,10 +164,11 @@ static void reply_text(const struct smtp_sess *s, char *buf, size_t len)
 }
 
 /* The DSN to report for a reply given the status we decided on. */
-static void reply_dsn(const struct smtp_sess *s, int status, char *dsn, size_t len)
+static void reply_dsn(const struct smtp_sess *s, enum smtp_rcpt_status status, char *dsn,
+                      size_t len)
 {
     const char *st = smtp_reply_status(&s->rp.reply);
-    char cls = status == RCPT_SENT ? '2' : status == RCPT_BOUNCED ? '5' : '4';
+    char cls = status == SMTP_RCPT_SENT ? '2' : status == SMTP_RCPT_BOUNCED ? '5' : '4';
 
     if (st[0] == 0) {
         smtp_fmt(dsn, len, "%c.5.0", cls);
@@ -177,9 +178,9 @@ static void reply_dsn(const struct smtp_sess *s, int status, char *dsn, size_t l
     dsn[0] = cls;
 }
 
-static int failure_status(int code)
+static enum smtp_rcpt_status failure_status(int code)
 {
-    return code >= 500 && code <= 599 ? RCPT_BOUNCED : RCPT_DEFERRED;
+    return code >= 500 && code <= 599 ? SMTP_RCPT_BOUNCED : SMTP_RCPT_DEFERRED;
 }
 
 /* "host H[A] said: 550 5.1.1 ... (in reply to X command)" */
@@ -229,15 +230,15 @@ static size_t next_tx_rcpt(const struct smtp_sess *s, size_t from)
 }
 
 /* Fail every recipient of this transaction that is still pending. */
-static void fail_tx(struct smtp_sess *s, int accepted_only, int status, const char *dsn,
-                    const char *reason)
+static void fail_tx(struct smtp_sess *s, int accepted_only, enum smtp_rcpt_status status,
+                    const char *dsn, const char *reason)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
 
     for (size_t i = 0; i < d->n_rcpts; i++) {
         if (!d->rcpts[i].in_tx || (accepted_only && !d->rcpts[i].accepted))
             continue;
-        delivery_rcpt_done(d, i, status, dsn, reason, s->relay);
+        smtp_delivery_rcpt_done(d, i, status, dsn, reason, s->relay);
     }
 }
 
@@ -245,7 +246,7 @@ static void fail_tx(struct smtp_sess *s, int accepted_only, int status, const ch
 static void fail_tx_reply(struct smtp_sess *s, int accepted_only, const char *command)
 {
     char reason[REASON_MAX], dsn[SMTP_DSN_MAX];
-    int status = failure_status(s->rp.reply.code);
+    enum smtp_rcpt_status status = failure_status(s->rp.reply.code);
 
     said_text(s, command, reason, sizeof(reason));
     reply_dsn(s, status, dsn, sizeof(dsn));
@@ -260,7 +261,7 @@ static void fail_tx_reply(struct smtp_sess *s, int accepted_only, const char *co
  */
 static int end_tx(struct smtp_sess *s, int clean, int need_rset)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
 
     s->d = NULL;
     d->sess = NULL;
@@ -277,7 +278,7 @@ static int end_tx(struct smtp_sess *s, int clean, int need_rset)
         set_timeouts(s, 0, 0);
         smtp_cache_put(s, d->nexthop);
     }
-    delivery_finish(d);
+    smtp_delivery_finish(d);
     return -1;
 }
 
@@ -285,7 +286,7 @@ static int end_tx(struct smtp_sess *s, int clean, int need_rset)
 static int handshake_failed(struct smtp_sess *s, const char *dsn, const char *reason,
                             int polite)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
     char relay[SMTP_RELAY_MAX];
 
     smtp_fmt(relay, sizeof(relay), "%s", s->relay);
@@ -310,7 +311,7 @@ static int handshake_refused(struct smtp_sess *s, const char *fmt_command)
     else
         smtp_fmt(reason, sizeof(reason), "host %s refused to talk to me: %s", s->peer,
                  reply);
-    reply_dsn(s, RCPT_DEFERRED, dsn, sizeof(dsn));
+    reply_dsn(s, SMTP_RCPT_DEFERRED, dsn, sizeof(dsn));
     return handshake_failed(s, dsn, reason, 1);
 }
 
@@ -320,7 +321,7 @@ static int handshake_refused(struct smtp_sess *s, const char *fmt_command)
  */
 static int session_failed(struct smtp_sess *s, const char *reason, const char *dsn)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
 
     if (d == NULL) {
         msg_debug("%s: %s", s->relay, reason);
@@ -348,11 +349,11 @@ static int session_failed(struct smtp_sess *s, const char *reason, const char *d
         smtp_connect_start(d);
         return -1;
     }
-    fail_tx(s, 0, RCPT_DEFERRED, dsn, reason);
+    fail_tx(s, 0, SMTP_RCPT_DEFERRED, dsn, reason);
     s->d = NULL;
     d->sess = NULL;
     sess_free(s);
-    delivery_finish(d);
+    smtp_delivery_finish(d);
     return -1;
 }
 
@@ -399,7 +400,7 @@ static void send_data(struct smtp_sess *s)
 
 static int begin_tx(struct smtp_sess *s)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
     char size_opt[48] = "";
     int pipelining = (s->ehlo.flags & SMTP_EXT_PIPELINING) != 0;
 
@@ -408,7 +409,7 @@ static int begin_tx(struct smtp_sess *s)
     s->broken = 0;
     for (size_t i = 0; i < d->n_rcpts; i++) {
         d->rcpts[i].accepted = 0;
-        d->rcpts[i].in_tx = d->rcpts[i].status == RCPT_PENDING;
+        d->rcpts[i].in_tx = d->rcpts[i].status == SMTP_RCPT_PENDING;
         s->n_tx += (size_t)d->rcpts[i].in_tx;
     }
     if (s->n_tx == 0)
@@ -420,7 +421,7 @@ static int begin_tx(struct smtp_sess *s)
         smtp_fmt(reason, sizeof(reason), "message size %lld exceeds size limit %llu of "
                  "server %s", (long long)d->qf.content_size,
                  (unsigned long long)s->ehlo.size, s->peer);
-        fail_tx(s, 0, RCPT_BOUNCED, "5.3.4", reason);
+        fail_tx(s, 0, SMTP_RCPT_BOUNCED, "5.3.4", reason);
         return end_tx(s, 1, 0);
     }
     if (s->ehlo.flags & SMTP_EXT_SIZE)
@@ -446,7 +447,7 @@ static int fill_content(struct smtp_sess *s)
 
     if (r < 0) {
         msg_warn("%s: %s", s->d->queue_id, err);
-        fail_tx(s, 1, RCPT_DEFERRED, "4.3.0", err);
+        fail_tx(s, 1, SMTP_RCPT_DEFERRED, "4.3.0", err);
         return end_tx(s, 0, 0);     /* no final dot: the server discards it */
     }
     if (r == 1) {
@@ -454,8 +455,8 @@ static int fill_content(struct smtp_sess *s)
             char note[64];
             smtp_fmt(note, sizeof(note), "(%lld bytes of content)",
                      (long long)s->content.sent);
-            delivery_trace(s->d, ">", s->peer, note, strlen(note));
-            delivery_trace(s->d, ">", s->peer, ".", 1);
+            smtp_delivery_trace(s->d, ">", s->peer, note, strlen(note));
+            smtp_delivery_trace(s->d, ">", s->peer, ".", 1);
         }
         s->state = S_DOT;
         bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
@@ -466,7 +467,7 @@ static int fill_content(struct smtp_sess *s)
 
 static int start_xfer(struct smtp_sess *s)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
 
     s->state = S_XFER;
     smtp_content_init(&s->content, d->fd, d->qf.content_offset, d->qf.content_size);
@@ -500,7 +501,7 @@ static int mail_reply(struct smtp_sess *s, int pipelining)
 
 static int rcpt_reply(struct smtp_sess *s, int pipelining)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
     int code = s->rp.reply.code;
     size_t i = next_tx_rcpt(s, s->reply_pos);
 
@@ -508,17 +509,17 @@ static int rcpt_reply(struct smtp_sess *s, int pipelining)
         msg_panic("rcpt_reply: no recipient for the reply");
     s->reply_pos = i + 1;
     s->n_replied++;
-    if (s->mail_ok && d->rcpts[i].status == RCPT_PENDING) {
+    if (s->mail_ok && d->rcpts[i].status == SMTP_RCPT_PENDING) {
         if (code / 100 == 2) {
             d->rcpts[i].accepted = 1;
             s->n_accepted++;
         } else {
             char reason[REASON_MAX], dsn[SMTP_DSN_MAX];
-            int status = failure_status(code);
+            enum smtp_rcpt_status status = failure_status(code);
 
             said_text(s, "RCPT TO command", reason, sizeof(reason));
             reply_dsn(s, status, dsn, sizeof(dsn));
-            delivery_rcpt_done(d, i, status, dsn, reason, s->relay);
+            smtp_delivery_rcpt_done(d, i, status, dsn, reason, s->relay);
         }
     }
     if (code == 421) {
@@ -576,17 +577,17 @@ static int trans_reply(struct smtp_sess *s)
 
 static int dot_reply(struct smtp_sess *s)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
     int code = s->rp.reply.code;
 
     if (code / 100 == 2) {
         char reply[REASON_MAX], dsn[SMTP_DSN_MAX];
 
         reply_text(s, reply, sizeof(reply));
-        reply_dsn(s, RCPT_SENT, dsn, sizeof(dsn));
+        reply_dsn(s, SMTP_RCPT_SENT, dsn, sizeof(dsn));
         for (size_t i = 0; i < d->n_rcpts; i++)
             if (d->rcpts[i].in_tx && d->rcpts[i].accepted)
-                delivery_rcpt_done(d, i, RCPT_SENT, dsn, reply, s->relay);
+                smtp_delivery_rcpt_done(d, i, SMTP_RCPT_SENT, dsn, reply, s->relay);
     } else {
         fail_tx_reply(s, 1, "end of DATA command");
     }
@@ -608,7 +609,7 @@ static const char *helo_name(void)
 
 static int handshake_done(struct smtp_sess *s)
 {
-    struct delivery *d = s->d;
+    struct smtp_delivery *d = s->d;
 
     gettimeofday(&d->t_ready, NULL);
     smtp_connect_cancel(d);     /* no other address will be needed */
@@ -724,7 +725,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, eol_len);
         line[len] = 0;
         if (s->d)
-            delivery_trace(s->d, "<", s->peer, line, len);
+            smtp_delivery_trace(s->d, "<", s->peer, line, len);
         if (s->rp_done) {
             smtp_reply_reset(&s->rp);
             s->rp_done = 0;
@@ -778,7 +779,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- public ---- */
 
-void smtp_session_connected(struct delivery *d, struct bufferevent *bev,
+void smtp_session_connected(struct smtp_delivery *d, struct bufferevent *bev,
                             const char *host, const char *addr, int port)
 {
     struct smtp_sess *s = xcalloc(1, sizeof(*s));
@@ -800,12 +801,12 @@ void smtp_session_connected(struct delivery *d, struct bufferevent *bev,
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-void smtp_session_reuse(struct smtp_sess *s, struct delivery *d)
+void smtp_session_reuse(struct smtp_sess *s, struct smtp_delivery *d)
 {
     s->d = d;
     d->sess = s;
     d->reused = 1;
-    delivery_note(d, "reusing the connection to %s", s->relay);
+    smtp_delivery_note(d, "reusing the connection to %s", s->relay);
     gettimeofday(&d->t_ready, NULL);
     (void)begin_tx(s);
 }

@@ -25,10 +25,10 @@ static const char *through(void (*fn)(struct showq_out *, const char *, size_t),
 
     if (pipe(fds) < 0)
         abort();
-    out_init(&out, fds[1], 5);
+    showq_out_init(&out, fds[1], 5);
     fn(&out, data, len);
-    out_flush(&out);
-    out_free(&out);
+    showq_out_flush(&out);
+    showq_out_free(&out);
     close(fds[1]);
     n = read(fds[0], got, sizeof(got) - 1);
     close(fds[0]);
@@ -39,8 +39,8 @@ static const char *through(void (*fn)(struct showq_out *, const char *, size_t),
 struct esc_case {
     const char *in;
     size_t len;             /* 0: strlen */
-    const char *text;       /* out_text */
-    const char *json;       /* out_json */
+    const char *text;       /* showq_out_text */
+    const char *json;       /* showq_out_json */
 };
 
 static const struct esc_case esc_cases[] = {
@@ -65,11 +65,12 @@ static void test_escaping(void)
     for (size_t i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++) {
         const struct esc_case *c = &esc_cases[i];
         size_t len = c->len ? c->len : strlen(c->in);
-        CHECK_STR("out_text", through(out_text, c->in, len), c->text);
-        CHECK_STR("out_json", through(out_json, c->in, len), c->json);
+        CHECK_STR("showq_out_text", through(showq_out_text, c->in, len), c->text);
+        CHECK_STR("showq_out_json", through(showq_out_json, c->in, len), c->json);
     }
-    CHECK_LONG("text_width counts characters", text_width("\xc3\xa9t\xc3\xa9", 5), 3);
-    CHECK_LONG("text_width of a bad byte", text_width("a\xff" "b", 3), 3);
+    CHECK_LONG("text width counts characters",
+               showq_out_text_width("\xc3\xa9t\xc3\xa9", 5), 3);
+    CHECK_LONG("text width of a bad byte", showq_out_text_width("a\xff" "b", 3), 3);
 }
 
 static void test_big_output(void)
@@ -89,10 +90,11 @@ static void test_big_output(void)
     pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        out_init(&out, fds[1], 5);
+        showq_out_init(&out, fds[1], 5);
         for (size_t off = 0; off < sizeof(want); off += 1000)
-            out_put(&out, want + off, sizeof(want) - off < 1000 ? sizeof(want) - off : 1000);
-        out_flush(&out);
+            showq_out_put(&out, want + off,
+                          sizeof(want) - off < 1000 ? sizeof(want) - off : 1000);
+        showq_out_flush(&out);
         _exit(out.failed ? 1 : 0);
     }
     close(fds[1]);
@@ -117,33 +119,33 @@ static void test_closed_reader(void)
     if (pipe(fds) < 0)
         abort();
     close(fds[0]);
-    out_init(&out, fds[1], 5);
-    out_put(&out, block, sizeof(block));
-    out_put(&out, "x", 1);
+    showq_out_init(&out, fds[1], 5);
+    showq_out_put(&out, block, sizeof(block));
+    showq_out_put(&out, "x", 1);
     CHECK_TRUE("a write to a closed reader fails the stream", out.failed);
-    out_put(&out, "more", 4);
+    showq_out_put(&out, "more", 4);
     CHECK_LONG("nothing is buffered after a failure", out.len, 0);
-    out_free(&out);
+    showq_out_free(&out);
     close(fds[1]);
 }
 
-static const char *key_of(const struct topk *t, const struct topk_item *it)
+static const char *key_of(const struct showq_topk *t, const struct showq_topk_item *it)
 {
-    return it ? topk_key(t, it) : NULL;
+    return it ? showq_topk_key(t, it) : NULL;
 }
 
 static void test_topk_exact(void)
 {
     static const char *const stream[] = { "b", "a", "c", "a", "b", "a", "d", "a" };
-    const struct topk_item *top[3];
-    struct topk t;
+    const struct showq_topk_item *top[3];
+    struct showq_topk t;
     int fresh;
     size_t n;
 
-    topk_init(&t, 8, 0);
+    showq_topk_init(&t, 8, 0);
     for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++)
-        topk_add(&t, stream[i], 1, &fresh);
-    n = topk_top(&t, top, 3);
+        showq_topk_add(&t, stream[i], 1, &fresh);
+    n = showq_topk_top(&t, top, 3);
     CHECK_LONG("top returns 3", n, 3);
     CHECK_STR("first", key_of(&t, n > 0 ? top[0] : NULL), "a");
     CHECK_LONG("a counted", top[0]->count, 4);
@@ -152,11 +154,11 @@ static void test_topk_exact(void)
     CHECK_LONG("exact: no error", top[0]->error, 0);
     CHECK_LONG("no sweep", t.sweeps, 0);
     CHECK_LONG("floor 0", t.floor, 0);
-    topk_add(&t, "a", 1, &fresh);
+    showq_topk_add(&t, "a", 1, &fresh);
     CHECK_LONG("known key is not fresh", fresh, 0);
-    topk_add(&t, "e", 1, &fresh);
+    showq_topk_add(&t, "e", 1, &fresh);
     CHECK_LONG("new key is fresh", fresh, 1);
-    topk_free(&t);
+    showq_topk_free(&t);
 }
 
 struct extra_case {
@@ -168,34 +170,34 @@ static void test_topk_bounded(void)
     /* 5000 distinct one-off keys, with "heavy" every 10th key and "medium"
      * every 50th, in a table of 100: both come out first, and the counts
      * bound the truth. */
-    struct topk t;
-    const struct topk_item *top[3];
+    struct showq_topk t;
+    const struct showq_topk_item *top[3];
     char key[32];
     int fresh;
     long heavy = 0, medium = 0;
     size_t n;
 
-    topk_init(&t, 100, sizeof(struct extra_case));
+    showq_topk_init(&t, 100, sizeof(struct extra_case));
     for (int i = 0; i < 5000; i++) {
-        struct topk_item *it;
+        struct showq_topk_item *it;
         if (i % 10 == 0) {
-            it = topk_add(&t, "heavy", 5, &fresh);
-            ((struct extra_case *)topk_extra(&t, it))->seen++;
+            it = showq_topk_add(&t, "heavy", 5, &fresh);
+            ((struct extra_case *)showq_topk_extra(&t, it))->seen++;
             heavy++;
         }
         if (i % 50 == 7) {
-            topk_add(&t, "medium", 6, &fresh);
+            showq_topk_add(&t, "medium", 6, &fresh);
             medium++;
         }
         snprintf(key, sizeof(key), "k%d", i);
-        it = topk_add(&t, key, strlen(key), &fresh);
+        it = showq_topk_add(&t, key, strlen(key), &fresh);
         CHECK_TRUE("a fresh item's extra data is zero",
-                   !fresh || ((struct extra_case *)topk_extra(&t, it))->seen == 0);
-        ((struct extra_case *)topk_extra(&t, it))->seen++;
+                   !fresh || ((struct extra_case *)showq_topk_extra(&t, it))->seen == 0);
+        ((struct extra_case *)showq_topk_extra(&t, it))->seen++;
     }
     CHECK_TRUE("table stays bounded", t.count <= 100);
     CHECK_TRUE("the table was swept", t.sweeps > 0 && t.evicted > 0);
-    n = topk_top(&t, top, 3);
+    n = showq_topk_top(&t, top, 3);
     CHECK_LONG("top finds three", n, 3);
     CHECK_STR("heavy hitter first", key_of(&t, top[0]), "heavy");
     CHECK_STR("medium second", key_of(&t, top[1]), "medium");
@@ -204,7 +206,7 @@ static void test_topk_bounded(void)
     CHECK_LONG("heavy was never dropped", top[0]->error, 0);
     CHECK_LONG("heavy counted exactly", top[0]->count, heavy);
     CHECK_LONG("heavy's extra data followed it through sweeps",
-               ((struct extra_case *)topk_extra(&t, top[0]))->seen, heavy);
+               ((struct extra_case *)showq_topk_extra(&t, top[0]))->seen, heavy);
     CHECK_TRUE("medium bounds", (long)top[1]->count >= medium
                && (long)(top[1]->count - top[1]->error) <= medium);
     CHECK_TRUE("third is a one-off within the floor", top[2]->count <= t.floor + 1);
@@ -213,30 +215,30 @@ static void test_topk_bounded(void)
         uint64_t before = t.items[i].count;
         char copy[600];
         size_t len = t.items[i].key_len;
-        memcpy(copy, topk_key(&t, &t.items[i]), len);
-        topk_add(&t, copy, len, &fresh);
+        memcpy(copy, showq_topk_key(&t, &t.items[i]), len);
+        showq_topk_add(&t, copy, len, &fresh);
         CHECK_TRUE("resident key found again", !fresh && t.items[i].count == before + 1);
     }
-    topk_free(&t);
+    showq_topk_free(&t);
 }
 
 static void test_topk_long_keys(void)
 {
     static char a[1000], b[1000];
-    const struct topk_item *top[2];
-    struct topk t;
+    const struct showq_topk_item *top[2];
+    struct showq_topk t;
     int fresh;
 
     memset(a, 'x', sizeof(a));
     memcpy(b, a, sizeof(b));
     b[999] = 'y';
-    topk_init(&t, 10, 0);
-    topk_add(&t, a, sizeof(a), &fresh);
-    topk_add(&t, b, sizeof(b), &fresh);
-    CHECK_LONG("keys are cut at 512 bytes: one item", topk_top(&t, top, 2), 1);
+    showq_topk_init(&t, 10, 0);
+    showq_topk_add(&t, a, sizeof(a), &fresh);
+    showq_topk_add(&t, b, sizeof(b), &fresh);
+    CHECK_LONG("keys are cut at 512 bytes: one item", showq_topk_top(&t, top, 2), 1);
     CHECK_LONG("counted twice", top[0]->count, 2);
     CHECK_LONG("stored length", top[0]->key_len, 512);
-    topk_free(&t);
+    showq_topk_free(&t);
 }
 
 static void test_buckets(void)
@@ -249,7 +251,7 @@ static void test_buckets(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char what[64];
         snprintf(what, sizeof(what), "bucket of %lds", cases[i].age);
-        CHECK_LONG(what, report_bucket(cases[i].age), cases[i].bucket);
+        CHECK_LONG(what, showq_report_bucket(cases[i].age), cases[i].bucket);
     }
 }
 
@@ -264,7 +266,8 @@ static void test_domain(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t dlen;
-        const char *d = addr_domain(cases[i].addr, strlen(cases[i].addr), &dlen);
+        const char *d = showq_select_addr_domain(cases[i].addr, strlen(cases[i].addr),
+                                                 &dlen);
         char got[64];
         snprintf(got, sizeof(got), "%.*s", (int)dlen, d);
         CHECK_STR(cases[i].addr, got, cases[i].domain);
@@ -335,16 +338,16 @@ static void test_select(void)
         int rc;
         make_req(&req, cases[i].pairs);
         err[0] = '\0';
-        rc = select_init(&sel, &req, err, sizeof(err));
+        rc = showq_select_init(&sel, &req, err, sizeof(err));
         CHECK_LONG(cases[i].pairs[1] ? cases[i].pairs[1] : "no selection", rc, cases[i].ok ? 0 : -1);
         if (rc == 0) {
             e.arrival.tv_sec = sel.now - 7200;
             CHECK_LONG(cases[i].pairs[1] ? cases[i].pairs[1] : "no selection",
-                       select_match(&sel, &e), cases[i].match);
+                       showq_select_match(&sel, &e), cases[i].match);
         } else if (cases[i].err_has) {
             CHECK_TRUE(err, strstr(err, cases[i].err_has) != NULL);
         }
-        select_free(&sel);
+        showq_select_free(&sel);
     }
     /* A catastrophic pattern against a long subject hits the limit, not the CPU. */
     {
@@ -354,10 +357,11 @@ static void test_select(void)
         memset(longaddr, 'a', sizeof(longaddr) - 1);
         r.address_len = sizeof(longaddr) - 1;
         make_req(&req, pairs);
-        CHECK_LONG("catastrophic pattern compiles", select_init(&sel, &req, err, sizeof(err)), 0);
-        CHECK_LONG("no match", select_rcpt_match(&sel, &r), 0);
+        CHECK_LONG("catastrophic pattern compiles",
+                   showq_select_init(&sel, &req, err, sizeof(err)), 0);
+        CHECK_LONG("no match", showq_select_rcpt_match(&sel, &r), 0);
         CHECK_TRUE("limit counted", sel.match_errors == 1);
-        select_free(&sel);
+        showq_select_free(&sel);
     }
     attr_msg_free(&req);
 }
