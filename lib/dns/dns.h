@@ -209,17 +209,10 @@ size_t dns_cache_count(void);
 
 enum dns_format {
     /*
-     * One log line of key=value fields, e.g.
-     *   name=example.com kind=MX status=OK server=127.0.0.1:53 cached=no
-     *   ttl=300 mx=10:mx1.example.com/300,20:mx2.example.com/300
-     *   cname=www.example.com>web.example.com/60 reason="..."
-     * (cname and reason only when present).
-     */
-    DNS_FORMAT_LOG,
-    /*
-     * One JSON object with the same fields: name, kind, status, canonical,
-     * server, cached (bool), ttl, expires, reason, cnames [{owner, target,
-     * ttl}], mx [{pref, host, ttl}], addrs [{family, address, ttl}].
+     * One JSON object: name, kind, status, canonical, server, cached
+     * (bool), ttl, expires, reason, cnames [{owner, target, ttl}], then
+     * for MX mx [{pref, host, ttl}], for addresses addrs [{family,
+     * address, ttl}].
      */
     DNS_FORMAT_JSON,
 };
