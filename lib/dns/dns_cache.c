@@ -4,8 +4,8 @@
  *
  * Only OK, NXDOMAIN and NODATA outcomes that have not expired are kept; an
  * expired entry is dropped when it is found. When full, the least recently
- * used entry goes. Entries sit in a chained hash table whose size is a
- * power of two (at most 2^20 buckets) and on one LRU list.
+ * used entry goes. Entries are found through the one hash table
+ * (htable.h), keyed "TYPE/name", and sit on one LRU list.
  *
  * Memory: the module owns its table, its entries and, in each entry, a
  * deep copy of the rrset stored. dns_cache_get() returns a pointer into an
@@ -14,74 +14,34 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "alloc.h"
 #include "dns_private.h"
+#include "htable.h"
 
-#define BUCKETS_MIN 16
-#define BUCKETS_MAX ((size_t)1 << 20)
+/* "65535/" and a name in presentation form (DNS_NAME_TEXT_MAX with its NUL). */
+#define CACHE_KEY_MAX (DNS_NAME_TEXT_MAX + 8)
 
 struct centry {
-    struct centry *hnext;           /* next in the same bucket */
     struct centry *lprev, *lnext;   /* LRU: head is the most recent */
-    uint32_t hash;
-    uint16_t type;
-    char *name;
+    char key[CACHE_KEY_MAX];
     struct dns_rrset set;
 };
 
 static struct {
-    struct centry **buckets;
-    size_t nbuckets;
+    struct htable *table;           /* key -> struct centry */
     size_t count;
     size_t max;                     /* 0: disabled */
     struct centry *lru_head, *lru_tail;
 } cache;
 
 /* ------------------------------------------------------------------------ */
-/* Keys and buckets */
+/* Keys */
 
-/* FNV-1a over the name, then the type. */
-static uint32_t key_hash(const char *name, uint16_t type)
+static void cache_key(char *key, const char *name, uint16_t type)
 {
-    uint32_t h = 2166136261U;
-
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        h ^= *p;
-        h *= 16777619U;
-    }
-    h ^= type;
-    h *= 16777619U;
-    return h;
-}
-
-static struct centry **bucket_of(uint32_t hash)
-{
-    return &cache.buckets[hash & (cache.nbuckets - 1)];
-}
-
-static struct centry *bucket_find(const char *name, uint16_t type, uint32_t hash)
-{
-    for (struct centry *e = *bucket_of(hash); e != NULL; e = e->hnext)
-        if (e->hash == hash && e->type == type && strcmp(e->name, name) == 0)
-            return e;
-    return NULL;
-}
-
-static void bucket_insert(struct centry *e)
-{
-    struct centry **head = bucket_of(e->hash);
-
-    e->hnext = *head;
-    *head = e;
-}
-
-static void bucket_remove(struct centry *e)
-{
-    struct centry **pp = bucket_of(e->hash);
-
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
+    snprintf(key, CACHE_KEY_MAX, "%u/%s", (unsigned)type, name);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -116,10 +76,9 @@ static void lru_push_front(struct centry *e)
 
 static void entry_remove(struct centry *e)
 {
-    bucket_remove(e);
+    htable_remove(cache.table, e->key);
     lru_unlink(e);
     dns_rrset_free(&e->set);
-    xfree(e->name);
     xfree(e);
     cache.count--;
 }
@@ -134,10 +93,12 @@ static int cacheable(const struct dns_rrset *set, uint64_t now)
 const struct dns_rrset *dns_cache_get(const char *name, uint16_t type, uint64_t now)
 {
     struct centry *e;
+    char key[CACHE_KEY_MAX];
 
     if (cache.max == 0)
         return NULL;
-    e = bucket_find(name, type, key_hash(name, type));
+    cache_key(key, name, type);
+    e = htable_find(cache.table, key);
     if (e == NULL)
         return NULL;
     if (e->set.expire_ms <= now) {
@@ -151,21 +112,20 @@ const struct dns_rrset *dns_cache_get(const char *name, uint16_t type, uint64_t 
 
 void dns_cache_put(const char *name, uint16_t type, const struct dns_rrset *set, uint64_t now)
 {
-    uint32_t hash = key_hash(name, type);
+    char key[CACHE_KEY_MAX];
     struct centry *e;
 
     if (cache.max == 0 || !cacheable(set, now))
         return;
-    if ((e = bucket_find(name, type, hash)) != NULL)
+    cache_key(key, name, type);
+    if ((e = htable_find(cache.table, key)) != NULL)
         entry_remove(e);
     while (cache.count >= cache.max && cache.lru_tail != NULL)
         entry_remove(cache.lru_tail);
     e = xcalloc(1, sizeof(*e));
-    e->hash = hash;
-    e->type = type;
-    e->name = xstrdup(name);
+    memcpy(e->key, key, sizeof(e->key));
     dns_rrset_copy(&e->set, set);
-    bucket_insert(e);
+    htable_insert(cache.table, e->key, e);
     lru_push_front(e);
     cache.count++;
 }
@@ -175,20 +135,15 @@ void dns_cache_put(const char *name, uint16_t type, const struct dns_rrset *set,
 
 void dns_cache_open(size_t max)
 {
-    size_t n = BUCKETS_MIN;
-
     memset(&cache, 0, sizeof(cache));
     cache.max = max;
-    while (n < max && n < BUCKETS_MAX)
-        n <<= 1;
-    cache.nbuckets = n;
-    cache.buckets = xcalloc(n, sizeof(*cache.buckets));
+    cache.table = htable_create(max < 4096 ? max : 4096);
 }
 
 void dns_cache_close(void)
 {
     dns_cache_flush();
-    xfree(cache.buckets);
+    htable_free(cache.table, NULL);
     memset(&cache, 0, sizeof(cache));
 }
 
