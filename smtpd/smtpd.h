@@ -7,9 +7,12 @@
  *
  *   smtpd.c          main(), init, accept, graceful stop, the session list
  *   smtpd_session.c  the session state machine and client I/O
- *   smtpd_cmd.c      one handler per SMTP command
+ *   smtpd_cmd.c      the verb table (when each verb is allowed, pipelining,
+ *                    argument parser) and one handler per verb
  *   smtpd_policy.c   relay, size and recipient-limit decisions
  *   smtpd_data.c     the DATA phase: 354, content to cleanup, final reply
+ *   smtpd_dot_reader.c  the DATA byte stream: end of data, dot-unstuffing,
+ *                    bare CR/LF, size
  *   smtpd_cleanup.c  the connection to the cleanup service
  *   smtpd_reply.c    replies to the client, error counting, log lines
  *
@@ -19,11 +22,15 @@
  *    ^                                 |     connect + req=open)
  *    |                           ok: 354
  *    |                                 v
- *    +--- final reply <--- ENDING <-- DATA (client bytes -> smtp_data ->
+ *    +--- final reply <--- ENDING <-- DATA (client bytes -> dot reader ->
  *         (250/4xx/5xx)  (close/abort   cleanup req=data)
  *                         reply wait)
  *   any state --> CLOSING (flush the last reply) --> LINGER (SHUT_WR, read
  *                 and discard until EOF or a short timer) --> freed
+ *
+ * Within CMD, the dialogue's phase (enum smtpd_phase) decides which verbs
+ * are allowed: GREETED (no HELO/EHLO yet) -> HELLO -> MAIL (a transaction
+ * is open) -> back to HELLO after RSET, HELO/EHLO or the end of DATA.
  *
  * Memory: every string in a session is owned by it and freed with it.
  */
@@ -35,7 +42,7 @@
 
 #include "attr.h"
 #include "smtp_cmd.h"
-#include "smtp_data.h"
+#include "smtpd_dot_reader.h"
 
 struct bufferevent;
 struct event;
@@ -59,6 +66,25 @@ enum smtpd_state {
     SMTPD_ST_LINGER     /* write side shut; discarding input until EOF */
 };
 
+/*
+ * Where the session is in the SMTP dialogue, derived from the envelope by
+ * smtpd_session_phase() (so it cannot disagree with it); the verb table in
+ * smtpd_cmd.c says which verbs each phase allows.
+ */
+enum smtpd_phase {
+    SMTPD_PHASE_GREETED,    /* greeting sent; no HELO/EHLO yet */
+    SMTPD_PHASE_HELLO,      /* HELO/EHLO accepted; no mail transaction */
+    SMTPD_PHASE_MAIL,       /* MAIL accepted: a transaction is open */
+    SMTPD_PHASE_COUNT       /* how many phases; not a phase */
+};
+
+/* What the client did last, for "timeout after X" log lines. */
+enum smtpd_last_event {
+    SMTPD_LAST_CONNECT,         /* nothing yet: "CONNECT" */
+    SMTPD_LAST_COMMAND,         /* a command line: its verb (last_verb) */
+    SMTPD_LAST_END_OF_MESSAGE   /* the end of a message's content */
+};
+
 /* What we asked cleanup and wait to hear about. */
 enum smtpd_cleanup_wait {
     SMTPD_CLEANUP_NONE,
@@ -78,8 +104,6 @@ struct smtpd_cleanup {
     struct attr_msg reply;      /* reply being read */
 };
 
-#define SMTPD_VERB_COUNT (SMTP_VERB_AUTH + 1)
-
 struct smtpd_session {
     struct smtpd_session *prev, *next;  /* smtpd.c session list */
     struct bufferevent *bev;
@@ -95,14 +119,13 @@ struct smtpd_session {
     /* Session. */
     char *helo;                 /* NULL until HELO/EHLO */
     const char *protocol;       /* "SMTP" or "ESMTP" */
-    enum smtp_verb last_verb;   /* for "timeout after X" */
-    int have_verb;              /* a command was seen */
-    int after_eom;              /* the last thing was a message's end */
+    enum smtpd_last_event last_event;   /* for "timeout after X" */
+    enum smtp_verb last_verb;   /* the last command's verb */
     int discarding;             /* skipping the rest of an over-long line */
     unsigned errors;            /* error replies toward the hard limit */
     int last_code;              /* code of the last reply sent */
-    unsigned verb_total[SMTPD_VERB_COUNT];
-    unsigned verb_ok[SMTPD_VERB_COUNT];
+    unsigned verb_total[SMTP_VERB_COUNT];   /* commands per verb ... */
+    unsigned verb_ok[SMTP_VERB_COUNT];      /* ... and those that succeeded */
 
     /* Transaction. */
     char *sender;               /* NULL: no MAIL yet; "" null sender */
@@ -114,7 +137,7 @@ struct smtpd_session {
     char queue_id[64];          /* from cleanup's open reply */
 
     /* DATA phase. */
-    struct smtp_data data;
+    struct smtpd_dot_reader dot_reader;
     char *chunk;                /* SMTPD_CHUNK_SIZE bytes, allocated at DATA */
     size_t chunk_len;
     int cleanup_lost;           /* cleanup went away during DATA */
@@ -143,12 +166,15 @@ int smtpd_session_input_pending(struct smtpd_session *s);
 void smtpd_session_stop(struct smtpd_session *s);
 /* Is a mail transaction in progress (MAIL given)? */
 int smtpd_session_in_transaction(const struct smtpd_session *s);
+/* Where the session is in the dialogue (HELO/EHLO given, MAIL given). */
+enum smtpd_phase smtpd_session_phase(const struct smtpd_session *s);
 
 /* ---- smtpd_cmd.c ---- */
-/* Execute one parsed (or failed) command line. */
-void smtpd_cmd_dispatch(struct smtpd_session *s, struct smtp_cmd *cmd, int parse_rc);
-/* Is this a command after which nothing may be pipelined? */
-int smtpd_cmd_is_last(enum smtp_verb verb);
+/* Execute one command line (without its line ending; any bytes). */
+void smtpd_cmd_line(struct smtpd_session *s, const char *line, size_t len);
+/* The per-verb counters of the disconnect log line, " ehlo=1 ... commands=N",
+ * into buf (always NUL-terminated, cut short when it does not fit). */
+void smtpd_cmd_counters(const struct smtpd_session *s, char *buf, size_t len);
 /* Forget the envelope (RSET, HELO, after DATA). */
 void smtpd_transaction_reset(struct smtpd_session *s);
 

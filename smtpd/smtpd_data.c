@@ -3,8 +3,8 @@
  *
  *   DATA accepted -> cleanup req=open (smtpd_cleanup.c) -> status=ok ID
  *   -> "354 End data with <CR><LF>.<CR><LF>" -> client bytes go through the
- *   smtp_data reader (end of data only at CRLF.CRLF, dot-unstuffing, bare
- *   CR/LF flags, size) -> content to cleanup in req=data messages of at most
+ *   DATA reader, smtpd_dot_reader.c (end of data only at CRLF.CRLF,
+ *   dot-unstuffing, bare CR/LF flags, size) -> content to cleanup in req=data messages of at most
  *   SMTPD_CHUNK_SIZE bytes -> at the end:
  *     bare CR or LF seen   req=abort, 550 5.5.2
  *     over the size limit  req=abort, 552 5.3.4
@@ -124,7 +124,7 @@ void smtpd_data_opened(struct smtpd_session *s, const char *queue_id)
         smtpd_session_close(s);     /* drops cleanup: the file is abandoned */
         return;
     }
-    smtp_data_init(&s->data, (uint64_t)var_message_size_limit);
+    smtpd_dot_reader_init(&s->dot_reader, (uint64_t)var_message_size_limit);
     s->chunk = xmalloc(SMTPD_CHUNK_SIZE);
     s->chunk_len = 0;
     s->state = SMTPD_ST_DATA;
@@ -167,7 +167,7 @@ static void data_out(void *ctx, const char *buf, size_t len)
 static void data_complete(struct smtpd_session *s)
 {
     s->state = SMTPD_ST_ENDING;
-    s->after_eom = 1;
+    s->last_event = SMTPD_LAST_END_OF_MESSAGE;
     bufferevent_disable(s->bev, EV_READ);
     if (s->cleanup_lost) {
         smtpd_reply(s, "%s", reply_write_error);
@@ -175,12 +175,12 @@ static void data_complete(struct smtpd_session *s)
         data_end_transaction(s);
         return;
     }
-    if (s->data.bare_cr || s->data.bare_lf) {
+    if (s->dot_reader.bare_cr || s->dot_reader.bare_lf) {
         s->abort_reply = reply_bare;
         smtpd_cleanup_abort(s);
         return;
     }
-    if (s->data.over_limit) {
+    if (s->dot_reader.over_limit) {
         s->abort_reply = reply_too_big;
         smtpd_cleanup_abort(s);
         return;
@@ -193,17 +193,17 @@ void smtpd_data_input(struct smtpd_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
 
-    while (!s->data.done && evbuffer_get_length(in) > 0) {
+    while (!s->dot_reader.done && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         size_t used;
 
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
             break;
-        used = smtp_data_feed(&s->data, v.iov_base, v.iov_len,
-                              s->cleanup_lost ? NULL : data_out, s);
+        used = smtpd_dot_reader_feed(&s->dot_reader, v.iov_base, v.iov_len,
+                                     s->cleanup_lost ? NULL : data_out, s);
         evbuffer_drain(in, used);
     }
-    if (s->data.done)
+    if (s->dot_reader.done)
         data_complete(s);
 }
 

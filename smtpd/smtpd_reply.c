@@ -12,6 +12,7 @@
  *   NOQUEUE: reject: RCPT from unknown[1.2.3.4]: 554 5.7.1 <a@b>: Relay
  *       access denied; from=<s> to=<a@b> proto=ESMTP helo=<h>
  *   disconnect from unknown[1.2.3.4] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+ * (the counters come from smtpd_cmd.c, in the order of its verb table).
  *
  * Memory: nothing is kept; replies are copied into the client's output.
  */
@@ -88,45 +89,10 @@ void smtpd_log_reject(const struct smtpd_session *s, const char *verb, const cha
              from ? from : s->sender ? s->sender : "", to, s->protocol, s->helo ? s->helo : "");
 }
 
-static void stat_append(char *buf, size_t len, const char *name, unsigned ok, unsigned total)
-{
-    size_t used = strlen(buf);
-
-    if (used >= len)
-        return;
-    if (ok == total)
-        snprintf(buf + used, len - used, " %s=%u", name, total);
-    else
-        snprintf(buf + used, len - used, " %s=%u/%u", name, ok, total);
-}
-
 void smtpd_log_disconnect(const struct smtpd_session *s)
 {
-    /* Postfix's order; UNKNOWN last. */
-    static const enum smtp_verb order[] = {
-        SMTP_VERB_HELO, SMTP_VERB_EHLO, SMTP_VERB_STARTTLS, SMTP_VERB_AUTH,
-        SMTP_VERB_MAIL, SMTP_VERB_RCPT, SMTP_VERB_DATA, SMTP_VERB_BDAT,
-        SMTP_VERB_RSET, SMTP_VERB_NOOP, SMTP_VERB_VRFY, SMTP_VERB_EXPN,
-        SMTP_VERB_HELP, SMTP_VERB_QUIT, SMTP_VERB_UNKNOWN,
-    };
-    char buf[512] = "";
-    char name[16];
-    unsigned ok = 0, total = 0;
+    char counters[512];
 
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        enum smtp_verb v = order[i];
-        size_t j;
-
-        if (s->verb_total[v] == 0)
-            continue;
-        snprintf(name, sizeof(name), "%s", smtp_verb_name(v));
-        for (j = 0; name[j]; j++)
-            if (name[j] >= 'A' && name[j] <= 'Z')
-                name[j] = (char)(name[j] - 'A' + 'a');
-        stat_append(buf, sizeof(buf), name, s->verb_ok[v], s->verb_total[v]);
-        ok += s->verb_ok[v];
-        total += s->verb_total[v];
-    }
-    stat_append(buf, sizeof(buf), "commands", ok, total);
-    msg_info("disconnect from %s%s", s->namaddr, buf);
+    smtpd_cmd_counters(s, counters, sizeof(counters));
+    msg_info("disconnect from %s%s", s->namaddr, counters);
 }

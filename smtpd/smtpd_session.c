@@ -9,8 +9,9 @@
  * read here: in state DATA the input goes to smtpd_data.c untouched.
  *
  * Limits enforced at the I/O boundary:
- *   - nothing may arrive before the greeting, nor after a command that must
- *     end a pipelined group (EHLO, HELO, DATA, ...): 554 5.5.0 and close;
+ *   - nothing may arrive before the greeting (554 5.5.0 and close), nor
+ *     after a command that must end a pipelined group (EHLO, HELO, DATA,
+ *     ...; smtpd_cmd.c's verb table says which, and checks it);
  *   - smtpd_hard_error_limit error replies: 421 4.7.0 and close;
  *   - while more than SMTPD_OUTPUT_HIGH reply bytes wait for a client that
  *     does not read, its commands are not read either.
@@ -51,12 +52,12 @@ static void session_event(struct bufferevent *bev, short what, void *arg);
 static const char *session_where(const struct smtpd_session *s, char *buf, size_t len)
 {
     if (s->state == SMTPD_ST_DATA) {
-        snprintf(buf, len, "DATA (%llu bytes)", (unsigned long long)s->data.size);
+        snprintf(buf, len, "DATA (%llu bytes)", (unsigned long long)s->dot_reader.size);
         return buf;
     }
-    if (s->state == SMTPD_ST_ENDING || s->after_eom)
+    if (s->state == SMTPD_ST_ENDING || s->last_event == SMTPD_LAST_END_OF_MESSAGE)
         return "END-OF-MESSAGE";
-    if (!s->have_verb)
+    if (s->last_event == SMTPD_LAST_CONNECT)
         return "CONNECT";
     return smtp_verb_name(s->last_verb);
 }
@@ -64,6 +65,15 @@ static const char *session_where(const struct smtpd_session *s, char *buf, size_
 int smtpd_session_in_transaction(const struct smtpd_session *s)
 {
     return s->sender != NULL;
+}
+
+enum smtpd_phase smtpd_session_phase(const struct smtpd_session *s)
+{
+    if (s->sender != NULL)
+        return SMTPD_PHASE_MAIL;
+    if (s->helo != NULL)
+        return SMTPD_PHASE_HELLO;
+    return SMTPD_PHASE_GREETED;
 }
 
 int smtpd_session_input_pending(struct smtpd_session *s)
@@ -158,8 +168,7 @@ void smtpd_session_update_read(struct smtpd_session *s)
 
 static void line_too_long(struct smtpd_session *s)
 {
-    s->have_verb = 1;
-    s->after_eom = 0;
+    s->last_event = SMTPD_LAST_COMMAND;
     s->last_verb = SMTP_VERB_UNKNOWN;
     s->verb_total[SMTP_VERB_UNKNOWN]++;
     msg_info("line too long from %s", s->namaddr);
@@ -171,7 +180,8 @@ static void check_error_limit(struct smtpd_session *s)
     if (s->state != SMTPD_ST_CMD || s->errors < (unsigned)var_smtpd_hard_error_limit)
         return;
     msg_info("too many errors after %s from %s",
-             s->have_verb ? smtp_verb_name(s->last_verb) : "CONNECT", s->namaddr);
+             s->last_event == SMTPD_LAST_CONNECT ? "CONNECT" : smtp_verb_name(s->last_verb),
+             s->namaddr);
     smtpd_reply(s, "421 4.7.0 %s Error: too many errors", var_myhostname);
     smtpd_session_close(s);
 }
@@ -179,21 +189,7 @@ static void check_error_limit(struct smtpd_session *s)
 /* One complete command line (without its line ending). */
 static void handle_line(struct smtpd_session *s, const char *line, size_t len)
 {
-    static struct smtp_cmd cmd;     /* ~2.5 kB; handlers copy what they keep */
-    int rc = smtp_cmd_parse(&cmd, line, len);
-
-    s->have_verb = 1;
-    s->after_eom = 0;
-    s->last_verb = cmd.verb;
-    if (rc == 0 && smtpd_cmd_is_last(cmd.verb) && smtpd_session_input_pending(s)) {
-        msg_info("improper command pipelining after %s from %s",
-                 smtp_verb_name(cmd.verb), s->namaddr);
-        s->verb_total[cmd.verb]++;
-        smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
-        smtpd_session_close(s);
-        return;
-    }
-    smtpd_cmd_dispatch(s, &cmd, rc);
+    smtpd_cmd_line(s, line, len);
     check_error_limit(s);
 }
 
@@ -334,6 +330,7 @@ struct smtpd_session *smtpd_session_new(int fd, const char *addr, int port)
     snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->name, s->addr);
     s->protocol = "SMTP";
     s->state = SMTPD_ST_CMD;
+    s->last_event = SMTPD_LAST_CONNECT;
     attr_msg_init(&s->cleanup.reply);
     s->bev = bufferevent_socket_new(server_event_base(), fd, BEV_OPT_CLOSE_ON_FREE);
     if (s->bev == NULL)

@@ -1,11 +1,13 @@
 /*
- * smtp_cmd.c - parse one SMTP command line received by smtpd.
+ * smtp_cmd.c - the syntax of one SMTP command line as a server receives it.
  *
- * The line is checked byte by byte (printable US-ASCII only), copied into
- * cmd->buf and split there in place: arg, addr and the parameters point into
- * that copy. Addresses follow RFC 5321 4.1.2 (Path, Mailbox, Local-part,
- * Domain, address-literal) with the length limits of 4.5.3.1. The struct owns
- * everything; nothing is allocated. See smtp_cmd.h for the full contract.
+ * smtp_cmd_split() checks the line byte by byte (printable US-ASCII only),
+ * recognises the verb, copies the line into cmd->buf and finds the rest;
+ * the smtp_cmd_parse_*() functions split the rest there in place: arg, addr
+ * and the parameters point into that copy. Addresses follow RFC 5321 4.1.2
+ * (Path, Mailbox, Local-part, Domain, address-literal) with the length
+ * limits of 4.5.3.1. The struct owns everything; nothing is allocated. See
+ * smtp_cmd.h for the full contract.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,27 +16,42 @@
 
 #include "smtp_cmd.h"
 
-static const struct {
+/* Each verb's name and the grammar its usage reply shows. */
+struct verb_syntax {
     const char *name;
     enum smtp_verb verb;
-} smtp_verbs[] = {
-    {"EHLO", SMTP_VERB_EHLO},
-    {"HELO", SMTP_VERB_HELO},
-    {"MAIL", SMTP_VERB_MAIL},
-    {"RCPT", SMTP_VERB_RCPT},
-    {"DATA", SMTP_VERB_DATA},
-    {"RSET", SMTP_VERB_RSET},
-    {"NOOP", SMTP_VERB_NOOP},
-    {"QUIT", SMTP_VERB_QUIT},
-    {"HELP", SMTP_VERB_HELP},
-    {"VRFY", SMTP_VERB_VRFY},
-    {"EXPN", SMTP_VERB_EXPN},
-    {"STARTTLS", SMTP_VERB_STARTTLS},
-    {"BDAT", SMTP_VERB_BDAT},
-    {"AUTH", SMTP_VERB_AUTH},
+    const char *usage;          /* "501 5.5.4 Syntax: <usage>" */
+};
+
+static const struct verb_syntax smtp_verbs[] = {
+    {"EHLO", SMTP_VERB_EHLO, "EHLO hostname"},
+    {"HELO", SMTP_VERB_HELO, "HELO hostname"},
+    {"MAIL", SMTP_VERB_MAIL, "MAIL FROM:<address>"},
+    {"RCPT", SMTP_VERB_RCPT, "RCPT TO:<address>"},
+    {"DATA", SMTP_VERB_DATA, "DATA"},
+    {"RSET", SMTP_VERB_RSET, "RSET"},
+    {"NOOP", SMTP_VERB_NOOP, "NOOP [text]"},
+    {"QUIT", SMTP_VERB_QUIT, "QUIT"},
+    {"HELP", SMTP_VERB_HELP, "HELP [topic]"},
+    {"VRFY", SMTP_VERB_VRFY, "VRFY address"},
+    {"EXPN", SMTP_VERB_EXPN, "EXPN mailing-list"},
+    {"STARTTLS", SMTP_VERB_STARTTLS, "STARTTLS"},
+    {"BDAT", SMTP_VERB_BDAT, "BDAT count [LAST]"},
+    {"AUTH", SMTP_VERB_AUTH, "AUTH mechanism"},
 };
 
 #define N_VERBS (sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+
+/* The row of `verb`; NULL for SMTP_VERB_UNKNOWN. */
+static const struct verb_syntax *verb_syntax(enum smtp_verb verb)
+{
+    size_t i;
+
+    for (i = 0; i < N_VERBS; i++)
+        if (smtp_verbs[i].verb == verb)
+            return &smtp_verbs[i];
+    return NULL;
+}
 
 /* ---- character classes (ASCII only; never locale-dependent) ---- */
 
@@ -245,18 +262,14 @@ static int cmd_fail(struct smtp_cmd *cmd, enum smtp_cmd_err err, const char *rep
     return -1;
 }
 
-static int cmd_bad_addr(struct smtp_cmd *cmd)
+/* "501 5.5.4 Syntax: <the verb's usage>" */
+static int cmd_usage(struct smtp_cmd *cmd)
 {
-    cmd->addr = NULL;
-    if (cmd->verb == SMTP_VERB_MAIL)
-        return cmd_fail(cmd, SMTP_CMD_ERR_BAD_ADDR, "501 5.1.7 Bad sender address syntax");
-    return cmd_fail(cmd, SMTP_CMD_ERR_BAD_ADDR, "501 5.1.3 Bad recipient address syntax");
-}
+    const struct verb_syntax *syntax = verb_syntax(cmd->verb);
 
-static int cmd_usage(struct smtp_cmd *cmd, const char *usage)
-{
     cmd->err = SMTP_CMD_ERR_SYNTAX;
-    snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 Syntax: %s", usage);
+    snprintf(cmd->reply, sizeof(cmd->reply), "501 5.5.4 Syntax: %s",
+             syntax != NULL ? syntax->usage : "UNKNOWN");
     return -1;
 }
 
@@ -271,7 +284,34 @@ static int cmd_param_fail(struct smtp_cmd *cmd, const char *what, const char *ke
     return -1;
 }
 
+/* cmd->rest, writable: the parsers split it in place inside cmd->buf. */
+static char *cmd_rest(struct smtp_cmd *cmd)
+{
+    return cmd->buf + (cmd->rest - cmd->buf);
+}
+
 /* ---- MAIL / RCPT ---- */
+
+/* What differs between the MAIL and the RCPT path. */
+struct path_grammar {
+    const char *keyword;        /* "FROM:" / "TO:" */
+    const char *bad_path;       /* the reply for a bad path */
+    int null_path_ok;           /* "<>" is a valid path */
+    int mail_params;            /* SIZE= and BODY= are understood */
+};
+
+static const struct path_grammar mail_grammar = {
+    "FROM:", "501 5.1.7 Bad sender address syntax", 1, 1,
+};
+static const struct path_grammar rcpt_grammar = {
+    "TO:", "501 5.1.3 Bad recipient address syntax", 0, 0,
+};
+
+static int cmd_bad_path(struct smtp_cmd *cmd, const struct path_grammar *g)
+{
+    cmd->addr = NULL;
+    return cmd_fail(cmd, SMTP_CMD_ERR_BAD_ADDR, g->bad_path);
+}
 
 /* Parse 1-20 digits into *value; 0 ok, -1 bad or too big for uint64_t. */
 static int parse_count(const char *s, size_t len, uint64_t *value)
@@ -334,7 +374,7 @@ static long source_route_len(const char *s, size_t len)
  * Parse the path that starts at `p` (at '<') into cmd->addr. On success
  * *end points just past the '>'. The '>' is overwritten with NUL.
  */
-static int parse_path(struct smtp_cmd *cmd, char *p, char **end)
+static int parse_path(struct smtp_cmd *cmd, const struct path_grammar *g, char *p, char **end)
 {
     char *q;
     size_t inner;
@@ -342,7 +382,7 @@ static int parse_path(struct smtp_cmd *cmd, char *p, char **end)
     int quoted = 0;
 
     if (*p != '<')
-        return cmd_bad_addr(cmd);
+        return cmd_bad_path(cmd, g);
     for (q = p + 1; *q != 0; q++) {
         if (quoted && *q == '\\' && q[1] != 0)
             q++;
@@ -352,27 +392,27 @@ static int parse_path(struct smtp_cmd *cmd, char *p, char **end)
             break;
     }
     if (*q != '>' || (size_t)(q - p + 1) > SMTP_PATH_MAX)
-        return cmd_bad_addr(cmd);
+        return cmd_bad_path(cmd, g);
     if (q[1] != 0 && q[1] != ' ')
-        return cmd_bad_addr(cmd);
+        return cmd_bad_path(cmd, g);
     *end = q + 1;
     *q = 0;
     p++;
     inner = (size_t)(q - p);
     if (inner == 0) {
-        if (cmd->verb != SMTP_VERB_MAIL)
-            return cmd_bad_addr(cmd);
+        if (!g->null_path_ok)
+            return cmd_bad_path(cmd, g);
         cmd->addr = p;
         return 0;
     }
     route = source_route_len(p, inner);
     if (route < 0)
-        return cmd_bad_addr(cmd);
+        return cmd_bad_path(cmd, g);
     cmd->addr_routed = route > 0;
     p += route;
     inner -= (size_t)route;
     if (smtp_addr_check(p, inner) < 0)
-        return cmd_bad_addr(cmd);
+        return cmd_bad_path(cmd, g);
     cmd->addr = p;
     return 0;
 }
@@ -434,7 +474,7 @@ static int split_params(struct smtp_cmd *cmd, char *p)
 }
 
 /* Interpret the MAIL parameters SIZE and BODY; flag the first unknown. */
-static int check_params(struct smtp_cmd *cmd)
+static int check_params(struct smtp_cmd *cmd, const struct path_grammar *g)
 {
     size_t i;
 
@@ -442,11 +482,11 @@ static int check_params(struct smtp_cmd *cmd)
         const struct smtp_param *param = &cmd->params[i];
         const char *v = param->value;
 
-        if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "SIZE") == 0) {
+        if (g->mail_params && strcasecmp(param->keyword, "SIZE") == 0) {
             if (v == NULL || parse_count(v, strlen(v), &cmd->size) < 0)
                 return cmd_param_fail(cmd, "Bad SIZE parameter", NULL);
             cmd->has_size = 1;
-        } else if (cmd->verb == SMTP_VERB_MAIL && strcasecmp(param->keyword, "BODY") == 0) {
+        } else if (g->mail_params && strcasecmp(param->keyword, "BODY") == 0) {
             if (v != NULL && strcasecmp(v, "7BIT") == 0)
                 cmd->body = SMTP_BODY_7BIT;
             else if (v != NULL && strcasecmp(v, "8BITMIME") == 0)
@@ -466,105 +506,108 @@ static int check_params(struct smtp_cmd *cmd)
     return 0;
 }
 
-static int parse_mail_rcpt(struct smtp_cmd *cmd, char *args)
+/* "KEYWORD<path> [params]" in cmd->rest. */
+static int parse_path_args(struct smtp_cmd *cmd, const struct path_grammar *g)
 {
-    const char *kw = cmd->verb == SMTP_VERB_MAIL ? "FROM:" : "TO:";
-    const char *usage = cmd->verb == SMTP_VERB_MAIL ? "MAIL FROM:<address>"
-                                                    : "RCPT TO:<address>";
     char *p, *end;
 
-    if (!has_prefix(args, kw))
-        return cmd_usage(cmd, usage);
-    p = args + strlen(kw);
+    if (!has_prefix(cmd->rest, g->keyword))
+        return cmd_usage(cmd);
+    p = cmd_rest(cmd) + strlen(g->keyword);
     while (*p == ' ')
         p++;
     if (*p == 0)
-        return cmd_usage(cmd, usage);
-    if (parse_path(cmd, p, &end) < 0)
+        return cmd_usage(cmd);
+    if (parse_path(cmd, g, p, &end) < 0)
         return -1;
     if (split_params(cmd, end) < 0)
         return -1;
-    return check_params(cmd);
+    return check_params(cmd, g);
+}
+
+int smtp_cmd_parse_mail(struct smtp_cmd *cmd)
+{
+    if (cmd->rest == NULL)
+        return -1;
+    return parse_path_args(cmd, &mail_grammar);
+}
+
+int smtp_cmd_parse_rcpt(struct smtp_cmd *cmd)
+{
+    if (cmd->rest == NULL)
+        return -1;
+    return parse_path_args(cmd, &rcpt_grammar);
 }
 
 /* ---- other verbs ---- */
 
-static int parse_helo(struct smtp_cmd *cmd, char *args)
+int smtp_cmd_parse_none(struct smtp_cmd *cmd)
 {
-    const char *usage = cmd->verb == SMTP_VERB_EHLO ? "EHLO hostname" : "HELO hostname";
-
-    if (*args == 0 || strchr(args, ' ') != NULL)
-        return cmd_usage(cmd, usage);
-    cmd->arg = args;
-    cmd->helo_strict = domain_check(args, strlen(args)) == 0;
+    if (cmd->rest == NULL)
+        return -1;
+    if (*cmd->rest != 0)
+        return cmd_usage(cmd);
     return 0;
 }
 
-static int parse_bdat(struct smtp_cmd *cmd, char *args)
+int smtp_cmd_parse_text(struct smtp_cmd *cmd)
 {
-    char *p = args;
+    if (cmd->rest == NULL)
+        return -1;
+    if (*cmd->rest == 0)
+        return cmd_usage(cmd);
+    cmd->arg = cmd->rest;
+    return 0;
+}
 
+int smtp_cmd_parse_text_optional(struct smtp_cmd *cmd)
+{
+    if (cmd->rest == NULL)
+        return -1;
+    cmd->arg = *cmd->rest != 0 ? cmd->rest : NULL;
+    return 0;
+}
+
+int smtp_cmd_parse_hello(struct smtp_cmd *cmd)
+{
+    const char *name = cmd->rest;
+
+    if (name == NULL)
+        return -1;
+    if (*name == 0 || strchr(name, ' ') != NULL)
+        return cmd_usage(cmd);
+    cmd->arg = name;
+    cmd->helo_strict = domain_check(name, strlen(name)) == 0;
+    return 0;
+}
+
+int smtp_cmd_parse_bdat(struct smtp_cmd *cmd)
+{
+    const char *p = cmd->rest;
+
+    if (p == NULL)
+        return -1;
     while (*p != 0 && *p != ' ')
         p++;
-    if (parse_count(args, (size_t)(p - args), &cmd->bdat_size) < 0)
-        return cmd_usage(cmd, "BDAT count [LAST]");
+    if (parse_count(cmd->rest, (size_t)(p - cmd->rest), &cmd->bdat_size) < 0)
+        return cmd_usage(cmd);
     while (*p == ' ')
         p++;
     if (*p == 0)
         return 0;
     if (strcasecmp(p, "LAST") != 0)
-        return cmd_usage(cmd, "BDAT count [LAST]");
+        return cmd_usage(cmd);
     cmd->bdat_last = 1;
     return 0;
 }
 
-static int parse_args(struct smtp_cmd *cmd, char *args)
-{
-    switch (cmd->verb) {
-    case SMTP_VERB_EHLO:
-    case SMTP_VERB_HELO:
-        return parse_helo(cmd, args);
-    case SMTP_VERB_MAIL:
-    case SMTP_VERB_RCPT:
-        return parse_mail_rcpt(cmd, args);
-    case SMTP_VERB_BDAT:
-        return parse_bdat(cmd, args);
-    case SMTP_VERB_DATA:
-    case SMTP_VERB_RSET:
-    case SMTP_VERB_QUIT:
-    case SMTP_VERB_STARTTLS:
-        if (*args != 0)
-            return cmd_usage(cmd, smtp_verb_name(cmd->verb));
-        return 0;
-    case SMTP_VERB_NOOP:
-    case SMTP_VERB_HELP:
-        cmd->arg = *args != 0 ? args : NULL;
-        return 0;
-    case SMTP_VERB_VRFY:
-    case SMTP_VERB_EXPN:
-    case SMTP_VERB_AUTH:
-        if (*args == 0)
-            return cmd_usage(cmd, cmd->verb == SMTP_VERB_VRFY ? "VRFY address"
-                                  : cmd->verb == SMTP_VERB_EXPN ? "EXPN mailing-list"
-                                  : "AUTH mechanism");
-        cmd->arg = args;
-        return 0;
-    case SMTP_VERB_UNKNOWN:
-        break;
-    }
-    return cmd_fail(cmd, SMTP_CMD_ERR_UNKNOWN, "502 5.5.2 Error: command not recognized");
-}
-
-/* ---- entry points ---- */
+/* ---- splitting the line ---- */
 
 const char *smtp_verb_name(enum smtp_verb verb)
 {
-    size_t i;
+    const struct verb_syntax *syntax = verb_syntax(verb);
 
-    for (i = 0; i < N_VERBS; i++)
-        if (smtp_verbs[i].verb == verb)
-            return smtp_verbs[i].name;
-    return "UNKNOWN";
+    return syntax != NULL ? syntax->name : "UNKNOWN";
 }
 
 /* The verb named by the first SP-delimited token of the raw line. */
@@ -581,10 +624,10 @@ static enum smtp_verb lookup_verb(const char *line, size_t len, size_t *verb_len
     return SMTP_VERB_UNKNOWN;
 }
 
-int smtp_cmd_parse(struct smtp_cmd *cmd, const char *line, size_t len)
+int smtp_cmd_split(struct smtp_cmd *cmd, const char *line, size_t len)
 {
     size_t i, verb_len;
-    char *args;
+    char *rest;
 
     memset(cmd, 0, sizeof(*cmd));
     cmd->verb = lookup_verb(line, len, &verb_len);
@@ -604,8 +647,9 @@ int smtp_cmd_parse(struct smtp_cmd *cmd, const char *line, size_t len)
     cmd->buf[len] = 0;
     while (len > verb_len && cmd->buf[len - 1] == ' ')
         cmd->buf[--len] = 0;
-    args = cmd->buf + verb_len;
-    while (*args == ' ')
-        args++;
-    return parse_args(cmd, args);
+    rest = cmd->buf + verb_len;
+    while (*rest == ' ')
+        rest++;
+    cmd->rest = rest;
+    return 0;
 }

@@ -1,12 +1,22 @@
 /*
- * smtp_cmd.h - parse one SMTP command line received by smtpd.
+ * smtp_cmd.h - the syntax of one SMTP command line as a server receives it.
  *
- * smtp_cmd_parse() takes the bytes of one command line WITHOUT its CRLF (the
- * length is given; the bytes may be anything, NUL included) and fills a
- * struct smtp_cmd: the verb, its argument, and for MAIL/RCPT the address and
- * the ESMTP parameters. On a syntax error it returns -1 with cmd->err set and
- * cmd->reply holding a complete SMTP reply line (no CRLF) that smtpd can send
- * as is, e.g. "501 5.1.7 Bad sender address syntax".
+ * This module knows SMTP's verbs and the grammar of their arguments; it
+ * knows nothing of a session (which verb is allowed when, pipelining,
+ * replies other than syntax errors): that is the server's business (smtpd
+ * keeps it in its verb table, smtpd/smtpd_cmd.c). Reading a line takes two
+ * steps:
+ *
+ *   smtp_cmd_split()       bytes -> verb and the rest of the line: checks
+ *                          every byte, the length, recognises the verb
+ *   smtp_cmd_parse_X()     the rest -> arguments, one function per grammar
+ *                          (none, text, hello name, MAIL path + params,
+ *                          RCPT path + params, BDAT size); the caller picks
+ *                          the one for the verb
+ *
+ * On a syntax error either step returns -1 with cmd->err set and cmd->reply
+ * holding a complete SMTP reply line (no CRLF) that a server can send as
+ * is, e.g. "501 5.1.7 Bad sender address syntax".
  *
  * What is accepted (everything else is an error):
  *   - Every byte of the line must be printable US-ASCII (0x20-0x7e). NUL,
@@ -18,13 +28,19 @@
  *   - Verbs are case-insensitive and must be followed by SP or the end of the
  *     line; anything else is SMTP_CMD_ERR_UNKNOWN
  *     "502 5.5.2 Error: command not recognized" (verb SMTP_VERB_UNKNOWN).
+ *     The verb is recognised before the bytes are checked, so cmd->verb is
+ *     set even when the rest of the line is bad.
  *   - Runs of SP between the verb and the argument and trailing SP are
- *     tolerated.
- *   - EHLO/HELO: exactly one argument token (arg). helo_strict tells whether
- *     it is a syntactically valid domain or address literal; smtpd decides
- *     what to do with a sloppy one (most clients' bad names are harmless).
+ *     tolerated: cmd->rest is the text between them ("" when none).
+ *   - Usage replies name the verb's grammar ("501 5.5.4 Syntax: VRFY
+ *     address"), taken from the verb (cmd->verb), whichever parser ran.
+ *   - smtp_cmd_parse_hello (EHLO/HELO): exactly one argument token (arg).
+ *     helo_strict tells whether it is a syntactically valid domain or
+ *     address literal; smtpd decides what to do with a sloppy one (most
+ *     clients' bad names are harmless).
  *     Missing or more than one token: "501 5.5.4 Syntax: EHLO hostname".
- *   - MAIL FROM:<path> [SP params] / RCPT TO:<path> [SP params]: the "FROM:"
+ *   - smtp_cmd_parse_mail / smtp_cmd_parse_rcpt:
+ *     MAIL FROM:<path> [SP params] / RCPT TO:<path> [SP params]: the "FROM:"
  *     / "TO:" keyword is case-insensitive and may be followed by spaces
  *     ("MAIL FROM: <a@b>" as Postfix tolerates). A missing or misspelt
  *     keyword or a missing path: "501 5.5.4 Syntax: MAIL FROM:<address>" /
@@ -55,19 +71,22 @@
  *     keyword (and any keyword at all for RCPT) is
  *     SMTP_CMD_ERR_UNSUPPORTED "555 5.5.4 Unsupported option: KEYWORD"; the
  *     parameter list and the address are still filled in.
- *   - DATA, RSET, QUIT, STARTTLS take no argument:
- *     "501 5.5.4 Syntax: DATA" etc. NOOP and HELP take an optional argument,
- *     VRFY, EXPN and AUTH a required one ("501 5.5.4 Syntax: VRFY address"),
- *     kept verbatim (trailing SP removed) in arg.
- *   - BDAT <chunk-size> [LAST]: size in bdat_size (1-20 digits, fits in
- *     uint64_t), bdat_last set for LAST (case-insensitive);
- *     else "501 5.5.4 Syntax: BDAT count [LAST]".
+ *   - smtp_cmd_parse_none (DATA, RSET, QUIT, STARTTLS): no argument, else
+ *     "501 5.5.4 Syntax: DATA" etc. smtp_cmd_parse_text_optional (NOOP,
+ *     HELP): an optional argument; smtp_cmd_parse_text (VRFY, EXPN, AUTH):
+ *     a required one ("501 5.5.4 Syntax: VRFY address"); the text is kept
+ *     verbatim (trailing SP removed) in arg.
+ *   - smtp_cmd_parse_bdat: BDAT <chunk-size> [LAST]: size in bdat_size
+ *     (1-20 digits, fits in uint64_t), bdat_last set for LAST
+ *     (case-insensitive); else "501 5.5.4 Syntax: BDAT count [LAST]".
  *
  * Memory: struct smtp_cmd holds its own copy of the line; every pointer in it
- * (arg, addr, params[].keyword/value) points into cmd->buf and stays valid
- * until the struct is parsed into again or goes away. Do NOT copy the struct
- * by value and keep using the copy's pointers; xstrdup() what you keep.
- * Nothing is allocated, nothing needs freeing. The struct is about 2.5 kB.
+ * (rest, arg, addr, params[].keyword/value) points into cmd->buf and stays
+ * valid until the struct is split into again or goes away. A parser splits
+ * cmd->rest in place, so call at most one parser per split. Do NOT copy the
+ * struct by value and keep using the copy's pointers; xstrdup() what you
+ * keep. Nothing is allocated, nothing needs freeing. The struct is about
+ * 2.5 kB.
  *
  * Success convention: 0 ok, -1 error (err/reply set).
  */
@@ -85,6 +104,7 @@
 #define SMTP_LOCAL_PART_MAX 64      /* RFC 5321 4.5.3.1.1 */
 #define SMTP_DOMAIN_MAX 255         /* RFC 5321 4.5.3.1.2 */
 
+/* The verbs whose syntax this module knows (a server may offer fewer). */
 enum smtp_verb {
     SMTP_VERB_UNKNOWN = 0,
     SMTP_VERB_EHLO,
@@ -100,7 +120,8 @@ enum smtp_verb {
     SMTP_VERB_EXPN,
     SMTP_VERB_STARTTLS,
     SMTP_VERB_BDAT,
-    SMTP_VERB_AUTH
+    SMTP_VERB_AUTH,
+    SMTP_VERB_COUNT             /* how many values above; not a verb */
 };
 
 enum smtp_cmd_err {
@@ -132,6 +153,9 @@ struct smtp_cmd {
     enum smtp_cmd_err err;      /* SMTP_CMD_OK on success */
     char reply[SMTP_CMD_REPLY_MAX]; /* suggested reply on error, else "" */
 
+    const char *rest;           /* after the verb, SP trimmed both sides ("" if
+                                 * none); NULL when the split failed */
+
     const char *arg;            /* EHLO/HELO name; NOOP/HELP/VRFY/EXPN/AUTH
                                  * text; NULL when absent / other verbs */
     int helo_strict;            /* EHLO/HELO: arg is domain or addr literal */
@@ -154,11 +178,28 @@ struct smtp_cmd {
 };
 
 /*
- * Parse `len` bytes at `line` (no CRLF; any bytes). Always fully resets
- * *cmd first. Returns 0 when the command is well-formed, -1 otherwise with
+ * Split `len` bytes at `line` (no CRLF; any bytes) into the verb and the
+ * rest. Always fully resets *cmd first. Returns 0 when the line is
+ * printable, not too long and starts with a known verb; -1 otherwise with
  * cmd->err and cmd->reply set (and cmd->verb when it was recognised).
  */
-int smtp_cmd_parse(struct smtp_cmd *cmd, const char *line, size_t len);
+int smtp_cmd_split(struct smtp_cmd *cmd, const char *line, size_t len);
+
+/*
+ * The argument parsers: each reads cmd->rest after a successful
+ * smtp_cmd_split() and returns 0 when it fits the grammar, -1 otherwise
+ * with cmd->err and cmd->reply set. After a failed split they return -1 and
+ * leave the split's error alone.
+ */
+typedef int (*smtp_cmd_parse_fn)(struct smtp_cmd *cmd);
+
+int smtp_cmd_parse_none(struct smtp_cmd *cmd);          /* no argument */
+int smtp_cmd_parse_text(struct smtp_cmd *cmd);          /* required text: arg */
+int smtp_cmd_parse_text_optional(struct smtp_cmd *cmd); /* optional text: arg */
+int smtp_cmd_parse_hello(struct smtp_cmd *cmd);         /* one name: arg */
+int smtp_cmd_parse_mail(struct smtp_cmd *cmd);          /* FROM:<path> params */
+int smtp_cmd_parse_rcpt(struct smtp_cmd *cmd);          /* TO:<path> params */
+int smtp_cmd_parse_bdat(struct smtp_cmd *cmd);          /* count [LAST] */
 
 /* Upper-case name of a verb ("MAIL"); "UNKNOWN" for SMTP_VERB_UNKNOWN. */
 const char *smtp_verb_name(enum smtp_verb verb);

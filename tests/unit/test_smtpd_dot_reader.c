@@ -1,15 +1,15 @@
 /*
- * test_smtp_data.c - the DATA reader: end of data, dot-unstuffing, bare
- * CR/LF flags, size limit, bytes left after the end. Every case is fed
- * whole, one byte at a time, and split in two at every position; all must
- * give the same result.
+ * test_smtpd_dot_reader.c - smtpd's DATA reader: end of data,
+ * dot-unstuffing, bare CR/LF flags, size limit, bytes left after the end.
+ * Every case is fed whole, one byte at a time, and split in two at every
+ * position; all must give the same result.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.h"
-#include "smtp_data.h"
+#include "smtpd_dot_reader.h"
 
 #define OUT_MAX 4096
 
@@ -35,6 +35,7 @@ struct data_case {
 #define B(s) s, sizeof(s) - 1
 
 static const struct data_case cases[] = {
+    {"nothing yet", B(""), B(""), "", 0, 0, 0},
     {"empty message", B(".\r\n"), B(""), "", 1, 0, 0},
     {"empty message, pipelined QUIT", B(".\r\nQUIT\r\n"), B(""), "QUIT\r\n", 1, 0, 0},
     {"simple", B("Subject: x\r\n\r\nbody\r\n.\r\n"), B("Subject: x\r\n\r\nbody\r\n"), "", 1, 0, 0},
@@ -87,14 +88,14 @@ static void collect(void *ctx, const char *buf, size_t len)
 static void feed_cuts(const char *in, size_t len, const size_t *cuts, size_t n_cuts,
                       uint64_t limit, struct result *r)
 {
-    struct smtp_data d;
+    struct smtpd_dot_reader d;
     size_t start = 0, k;
 
     memset(r, 0, sizeof(*r));
-    smtp_data_init(&d, limit);
+    smtpd_dot_reader_init(&d, limit);
     for (k = 0; k <= n_cuts && !d.done; k++) {
         size_t end = k < n_cuts ? cuts[k] : len;
-        size_t used = smtp_data_feed(&d, in + start, end - start, collect, r);
+        size_t used = smtpd_dot_reader_feed(&d, in + start, end - start, collect, r);
 
         r->consumed += used;
         if (!d.done && used != end - start)
@@ -107,7 +108,7 @@ static void feed_cuts(const char *in, size_t len, const size_t *cuts, size_t n_c
     r->over_limit = d.over_limit;
     r->size = d.size;
     /* After the end nothing more is consumed. */
-    if (d.done && smtp_data_feed(&d, "x", 1, collect, r) != 0)
+    if (d.done && smtpd_dot_reader_feed(&d, "x", 1, collect, r) != 0)
         r->out_overflow = 1;
 }
 
@@ -245,15 +246,15 @@ static void test_limit(void)
 /* A NULL callback discards but still counts and finds the end. */
 static void test_null_out(void)
 {
-    struct smtp_data d;
+    struct smtpd_dot_reader d;
     size_t used;
 
-    smtp_data_init(&d, 0);
-    used = smtp_data_feed(&d, "ab\r\n..\r\n.\r\nNOOP\r\n", 17, NULL, NULL);
+    smtpd_dot_reader_init(&d, 0);
+    used = smtpd_dot_reader_feed(&d, "ab\r\n..\r\n.\r\nNOOP\r\n", 17, NULL, NULL);
     CHECK_LONG("null out: consumed", used, 11);
     CHECK_LONG("null out: size", d.size, 7);
     CHECK_LONG("null out: done", d.done, 1);
-    CHECK_LONG("fed again after done", smtp_data_feed(&d, "x", 1, NULL, NULL), 0);
+    CHECK_LONG("fed again after done", smtpd_dot_reader_feed(&d, "x", 1, NULL, NULL), 0);
 }
 
 int main(void)
@@ -265,5 +266,5 @@ int main(void)
     test_long_lines();
     test_limit();
     test_null_out();
-    return check_finish("test_smtp_data");
+    return check_finish("test_smtpd_dot_reader");
 }

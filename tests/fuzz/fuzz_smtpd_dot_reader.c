@@ -1,8 +1,9 @@
 /*
- * fuzz_smtp_data.c - feed arbitrary bytes to the DATA reader whole and in
- * chunk sizes derived from the input, and check that both give the same
- * content, flags, size and end position; that un-stuffed output never
- * exceeds what was consumed; and that the size limit caps the output.
+ * fuzz_smtpd_dot_reader.c - feed arbitrary bytes to smtpd's DATA reader
+ * whole and in chunk sizes derived from the input, and check that both
+ * give the same content, flags, size and end position; that un-stuffed
+ * output never exceeds what was consumed; and that the size limit caps the
+ * output.
  *
  * Input layout: byte 0 seeds the chunk sizes, byte 1 picks a size limit
  * (0 = none), the rest is the data stream.
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp_data.h"
+#include "smtpd_dot_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +33,7 @@ static void collect(void *ctx, const char *buf, size_t len)
 }
 
 struct run {
-    struct smtp_data d;
+    struct smtpd_dot_reader d;
     struct sink out;
     size_t consumed;
 };
@@ -43,7 +44,7 @@ static void run_feed(struct run *r, const char *in, size_t len, unsigned seed,
 {
     size_t pos = 0;
 
-    smtp_data_init(&r->d, limit);
+    smtpd_dot_reader_init(&r->d, limit);
     r->out.buf = malloc(len + 1);
     r->out.len = 0;
     r->out.cap = len;
@@ -57,7 +58,7 @@ static void run_feed(struct run *r, const char *in, size_t len, unsigned seed,
             if (chunk > len - pos)
                 chunk = len - pos;
         }
-        used = smtp_data_feed(&r->d, in + pos, chunk, collect, &r->out);
+        used = smtpd_dot_reader_feed(&r->d, in + pos, chunk, collect, &r->out);
         if (used > chunk || (used < chunk && !r->d.done))
             abort();
         pos += used;

@@ -1,5 +1,5 @@
 /*
- * smtp_data.c - the server side of SMTP DATA as a byte-at-a-time state
+ * smtpd_dot_reader.c - smtpd's DATA reader as a byte-at-a-time state
  * machine: end-of-data detection, dot-unstuffing, bare CR/LF flags, size.
  *
  * The only bytes ever held back across calls are a line-initial '.' (which
@@ -8,20 +8,11 @@
  * constant). Everything else is passed to the callback as runs that point
  * into the caller's buffer. No memory is allocated or owned.
  */
-#include "smtp_data.h"
-
-enum data_state {
-    DATA_BOL,       /* at the start of a line (start, or after CR LF) */
-    DATA_TEXT,      /* inside a line, previous byte not CR */
-    DATA_CR,        /* previous content byte was CR */
-    DATA_DOT,       /* line-initial '.' held (dropped) */
-    DATA_DOT_CR,    /* line-initial '.' then CR held */
-    DATA_DONE       /* end of data found */
-};
+#include "smtpd_dot_reader.h"
 
 static const char held_cr[] = "\r";
 
-void smtp_data_init(struct smtp_data *d, uint64_t limit)
+void smtpd_dot_reader_init(struct smtpd_dot_reader *d, uint64_t limit)
 {
     d->size = 0;
     d->done = 0;
@@ -29,12 +20,12 @@ void smtp_data_init(struct smtp_data *d, uint64_t limit)
     d->bare_lf = 0;
     d->over_limit = 0;
     d->limit = limit;
-    d->state = DATA_BOL;
+    d->state = SMTPD_DOT_READER_BOL;
 }
 
 /* Count `len` content bytes and pass those within the limit to `out`. */
-static void data_emit(struct smtp_data *d, const char *buf, size_t len,
-                      smtp_data_out_fn out, void *ctx)
+static void reader_emit(struct smtpd_dot_reader *d, const char *buf, size_t len,
+                        smtpd_dot_reader_out_fn out, void *ctx)
 {
     uint64_t before = d->size;
     size_t pass = len;
@@ -55,74 +46,74 @@ static void data_emit(struct smtp_data *d, const char *buf, size_t len,
 }
 
 /* Next state after a content byte `c` that follows a CR. */
-static int data_after_cr(struct smtp_data *d, unsigned char c)
+static enum smtpd_dot_reader_state reader_after_cr(struct smtpd_dot_reader *d, unsigned char c)
 {
     if (c == '\n')
-        return DATA_BOL;
+        return SMTPD_DOT_READER_BOL;
     d->bare_cr = 1;
-    return c == '\r' ? DATA_CR : DATA_TEXT;
+    return c == '\r' ? SMTPD_DOT_READER_CR : SMTPD_DOT_READER_TEXT;
 }
 
 /* Next state after a content byte `c` in the middle of a line. */
-static int data_in_text(struct smtp_data *d, unsigned char c)
+static enum smtpd_dot_reader_state reader_in_text(struct smtpd_dot_reader *d, unsigned char c)
 {
     if (c == '\r')
-        return DATA_CR;
+        return SMTPD_DOT_READER_CR;
     if (c == '\n')
         d->bare_lf = 1;
-    return DATA_TEXT;
+    return SMTPD_DOT_READER_TEXT;
 }
 
-size_t smtp_data_feed(struct smtp_data *d, const char *buf, size_t len,
-                      smtp_data_out_fn out, void *ctx)
+size_t smtpd_dot_reader_feed(struct smtpd_dot_reader *d, const char *buf, size_t len,
+                             smtpd_dot_reader_out_fn out, void *ctx)
 {
     const char *run = buf;      /* start of content not yet emitted */
     size_t i;
 
-    if (d->state == DATA_DONE)
+    if (d->state == SMTPD_DOT_READER_DONE)
         return 0;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
 
         switch (d->state) {
-        case DATA_BOL:
+        case SMTPD_DOT_READER_BOL:
             if (c == '.') {
-                data_emit(d, run, (size_t)(buf + i - run), out, ctx);
+                reader_emit(d, run, (size_t)(buf + i - run), out, ctx);
                 run = buf + i + 1;
-                d->state = DATA_DOT;
+                d->state = SMTPD_DOT_READER_DOT;
             } else {
-                d->state = data_in_text(d, c);
+                d->state = reader_in_text(d, c);
             }
             break;
-        case DATA_TEXT:
-            d->state = data_in_text(d, c);
+        case SMTPD_DOT_READER_TEXT:
+            d->state = reader_in_text(d, c);
             break;
-        case DATA_CR:
-            d->state = data_after_cr(d, c);
+        case SMTPD_DOT_READER_CR:
+            d->state = reader_after_cr(d, c);
             break;
-        case DATA_DOT:
+        case SMTPD_DOT_READER_DOT:
             /* The '.' is gone; run == buf + i here. */
             if (c == '\r') {
                 run = buf + i + 1;
-                d->state = DATA_DOT_CR;
+                d->state = SMTPD_DOT_READER_DOT_CR;
             } else {
-                d->state = data_in_text(d, c);
+                d->state = reader_in_text(d, c);
             }
             break;
-        case DATA_DOT_CR:
+        case SMTPD_DOT_READER_DOT_CR:
             /* Held ".\r"; run == buf + i here. */
             if (c == '\n') {
-                d->state = DATA_DONE;
+                d->state = SMTPD_DOT_READER_DONE;
                 d->done = 1;
                 return i + 1;
             }
-            data_emit(d, held_cr, 1, out, ctx);
-            d->state = data_after_cr(d, c);
+            reader_emit(d, held_cr, 1, out, ctx);
+            d->state = reader_after_cr(d, c);
             break;
-        default:
+        case SMTPD_DOT_READER_DONE:
             return i;
         }
     }
-    data_emit(d, run, (size_t)(buf + len - run), out, ctx);
+    reader_emit(d, run, (size_t)(buf + len - run), out, ctx);
     return len;
 }
