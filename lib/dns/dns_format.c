@@ -8,13 +8,11 @@
  * result is only read.
  */
 #include <arpa/inet.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
 
-#include "alloc.h"
 #include "dns_private.h"
+#include "json.h"
 #include "msg.h"
+#include "strbuf.h"
 
 const char *dns_status_name(enum dns_status status)
 {
@@ -35,116 +33,96 @@ static const char *kind_name(enum dns_kind kind)
 }
 
 /* ------------------------------------------------------------------------ */
-/* A growing string */
+/* JSON (json.h: one writer, one rule for text) */
 
-struct sbuf {
-    char *s;
-    size_t len;
-    size_t cap;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
+static void json_cnames(struct json_writer *w, const struct dns_result *r)
 {
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    b->s = xgrow(b->s, &b->cap, b->len + (size_t)n + 1, 1);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* ------------------------------------------------------------------------ */
-/* JSON */
-
-/*
- * A JSON string literal (quotes included) for any text: '"' and '\'
- * escaped, control bytes and DEL as \u00XX, every other byte as it is.
- */
-static void json_string_append(struct sbuf *b, const char *s)
-{
-    sb_add(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sb_add(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            sb_add(b, "\\u%04x", *p);
-        else
-            sb_add(b, "%c", *p);
-    }
-    sb_add(b, "\"");
-}
-
-static void json_cnames(struct sbuf *b, const struct dns_result *r)
-{
-    sb_add(b, "\"cnames\":[");
+    json_key(w, "cnames");
+    json_array_begin(w);
     for (size_t i = 0; i < r->cname_count; i++) {
-        sb_add(b, "%s{\"owner\":", i ? "," : "");
-        json_string_append(b, r->cnames[i].owner);
-        sb_add(b, ",\"target\":");
-        json_string_append(b, r->cnames[i].target);
-        sb_add(b, ",\"ttl\":%u}", r->cnames[i].ttl);
+        json_object_begin(w);
+        json_key(w, "owner");
+        json_string(w, r->cnames[i].owner);
+        json_key(w, "target");
+        json_string(w, r->cnames[i].target);
+        json_key(w, "ttl");
+        json_uint(w, r->cnames[i].ttl);
+        json_object_end(w);
     }
-    sb_add(b, "]");
+    json_array_end(w);
 }
 
-static void json_mx(struct sbuf *b, const struct dns_result *r)
+static void json_mx(struct json_writer *w, const struct dns_result *r)
 {
-    sb_add(b, "\"mx\":[");
+    json_key(w, "mx");
+    json_array_begin(w);
     for (size_t i = 0; i < r->mx_count; i++) {
-        sb_add(b, "%s{\"pref\":%u,\"host\":", i ? "," : "", r->mx[i].pref);
-        json_string_append(b, r->mx[i].host);
-        sb_add(b, ",\"ttl\":%u}", r->mx[i].ttl);
+        json_object_begin(w);
+        json_key(w, "pref");
+        json_uint(w, r->mx[i].pref);
+        json_key(w, "host");
+        json_string(w, r->mx[i].host);
+        json_key(w, "ttl");
+        json_uint(w, r->mx[i].ttl);
+        json_object_end(w);
     }
-    sb_add(b, "]");
+    json_array_end(w);
 }
 
-static void json_addrs(struct sbuf *b, const struct dns_result *r)
+static void json_addrs(struct json_writer *w, const struct dns_result *r)
 {
-    sb_add(b, "\"addrs\":[");
-    for (size_t i = 0; i < r->addr_count; i++)
-        sb_add(b, "%s{\"family\":\"%s\",\"address\":\"%s\",\"ttl\":%u}", i ? "," : "",
-               r->addrs[i].family == AF_INET ? "inet" : "inet6", r->addrs[i].text,
-               r->addrs[i].ttl);
-    sb_add(b, "]");
+    json_key(w, "addrs");
+    json_array_begin(w);
+    for (size_t i = 0; i < r->addr_count; i++) {
+        json_object_begin(w);
+        json_key(w, "family");
+        json_string(w, r->addrs[i].family == AF_INET ? "inet" : "inet6");
+        json_key(w, "address");
+        json_string(w, r->addrs[i].text);
+        json_key(w, "ttl");
+        json_uint(w, r->addrs[i].ttl);
+        json_object_end(w);
+    }
+    json_array_end(w);
 }
 
-static void format_json(struct sbuf *b, const struct dns_result *r)
+static void format_json(struct json_writer *w, const struct dns_result *r)
 {
-    sb_add(b, "{\"name\":");
-    json_string_append(b, r->name);
-    sb_add(b, ",\"kind\":\"%s\",\"status\":\"%s\",\"canonical\":", kind_name(r->kind),
-           dns_status_name(r->status));
-    json_string_append(b, r->canonical);
-    sb_add(b, ",\"server\":");
-    json_string_append(b, r->server);
-    sb_add(b, ",\"cached\":%s,\"ttl\":%u,\"expires\":%lld,\"reason\":",
-           r->cached ? "true" : "false", r->ttl, r->expires);
-    json_string_append(b, r->reason);
-    sb_add(b, ",");
-    json_cnames(b, r);
-    sb_add(b, ",");
+    json_object_begin(w);
+    json_key(w, "name");
+    json_string(w, r->name);
+    json_key(w, "kind");
+    json_string(w, kind_name(r->kind));
+    json_key(w, "status");
+    json_string(w, dns_status_name(r->status));
+    json_key(w, "canonical");
+    json_string(w, r->canonical);
+    json_key(w, "server");
+    json_string(w, r->server);
+    json_key(w, "cached");
+    json_bool(w, r->cached);
+    json_key(w, "ttl");
+    json_uint(w, r->ttl);
+    json_key(w, "expires");
+    json_int(w, r->expires);
+    json_key(w, "reason");
+    json_string(w, r->reason);
+    json_cnames(w, r);
     if (r->kind == DNS_KIND_MX)
-        json_mx(b, r);
+        json_mx(w, r);
     else
-        json_addrs(b, r);
-    sb_add(b, "}");
+        json_addrs(w, r);
+    json_object_end(w);
 }
 
 char *dns_result_format(const struct dns_result *r, enum dns_format format)
 {
-    struct sbuf b = {0};
+    struct strbuf out = STRBUF_INIT;
+    struct json_writer w;
 
     if (format != DNS_FORMAT_JSON)
         msg_panic("dns_result_format: unknown format %d", (int)format);
-    format_json(&b, r);
-    return b.s;
+    json_init(&w, &out);
+    format_json(&w, r);
+    return strbuf_detach(&out);
 }

@@ -21,7 +21,9 @@
 #include "alloc.h"
 #include "dns_private.h"
 #include "errtext.h"
+#include "hostport.h"
 #include "msg.h"
+#include "strlist.h"
 
 #define DNS_PORT 53
 /* One item of the list as typed: a label plus room for leading zeros. */
@@ -52,97 +54,60 @@ static struct {
 /* ------------------------------------------------------------------------ */
 /* The server list */
 
-static int parse_port(const char *s, unsigned *port)
-{
-    unsigned long v = 0;
-
-    if (*s == 0)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > 65535)
-            return -1;
-    }
-    if (v == 0)
-        return -1;
-    *port = (unsigned)v;
-    return 0;
-}
-
 /*
- * One dns_servers item: "IPv4", "IPv4:port", "IPv6" or "[IPv6]:port" (port
- * 1..65535, default 53) -> the canonical label "192.0.2.1:53" or
- * "[2001:db8::1]:53". -1 when it is none of those.
+ * One dns_servers item: "IPv4", "IPv4:port", "IPv6", "[IPv6]" or
+ * "[IPv6]:port" (hostport.h; port default 53) -> the canonical label
+ * "192.0.2.1:53" or "[2001:db8::1]:53". -1 with err when it is none of those.
  */
-static int server_item_parse(const char *item, char *label, size_t labellen)
+static int server_item_parse(const char *item, char *label, size_t labellen,
+                             char *err, size_t errlen)
 {
-    char host[DNS_SERVER_LABEL_MAX];
-    const char *port_text = NULL;
-    unsigned port = DNS_PORT;
+    struct hostport hp;
     unsigned char bin[16];
     char text[DNS_ADDR_TEXT_MAX];
-    const char *colon = strchr(item, ':');
-    int v6;
 
-    if (strlen(item) >= sizeof(host))
+    if (hostport_parse(item, HOSTPORT_BARE_IPV6 | HOSTPORT_NEED_ADDRESS, &hp, err, errlen) < 0)
         return -1;
-    if (item[0] == '[') {
-        const char *close = strchr(item, ']');
-
-        if (close == NULL || (close[1] != 0 && close[1] != ':'))
-            return -1;
-        snprintf(host, sizeof(host), "%.*s", (int)(close - item - 1), item + 1);
-        port_text = close[1] == ':' ? close + 2 : NULL;
-        v6 = 1;
-    } else if (colon != NULL && strchr(colon + 1, ':') == NULL) {
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - item), item);
-        port_text = colon + 1;
-        v6 = 0;
-    } else {
-        snprintf(host, sizeof(host), "%s", item);
-        v6 = colon != NULL;
+    if (inet_pton(hp.family, hp.host, bin) != 1
+        || inet_ntop(hp.family, bin, text, sizeof(text)) == NULL) {
+        errtext_set(err, errlen, "bad address \"%.60s\"", hp.host);
+        return -1;
     }
-    if (port_text != NULL && parse_port(port_text, &port) < 0)
-        return -1;
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1)
-        return -1;
-    inet_ntop(v6 ? AF_INET6 : AF_INET, bin, text, sizeof(text));
-    snprintf(label, labellen, v6 ? "[%s]:%u" : "%s:%u", text, port);
+    snprintf(label, labellen, hp.family == AF_INET6 ? "[%s]:%u" : "%s:%u", text,
+             hp.has_port ? hp.port : DNS_PORT);
     return 0;
 }
 
-/* Items separated by commas and/or white space. */
+/* Items separated by commas and/or white space (strlist.h). */
 static int servers_from_spec(const char *spec, char *err, size_t errlen)
 {
-    const char *p = spec;
+    const char *pos = spec, *start;
+    long n;
 
-    while (*p) {
-        char item[ITEM_MAX];
-        size_t n = strcspn(p, ", \t");
+    while ((n = strlist_next(&pos, &start)) > 0) {
+        char item[ITEM_MAX], why[128];
 
-        if (n == 0) {
-            p++;
-            continue;
-        }
-        if (n >= sizeof(item)) {
-            errtext_set(err, errlen, "dns server \"%.40s...\" is too long", p);
+        if ((size_t)n >= sizeof(item)) {
+            errtext_set(err, errlen, "dns server \"%.40s...\" is too long", start);
             return -1;
         }
-        memcpy(item, p, n);
+        memcpy(item, start, (size_t)n);
         item[n] = 0;
-        p += n;
         if (servers.count >= DNS_SERVERS_MAX) {
             errtext_set(err, errlen, "more than %d dns servers", DNS_SERVERS_MAX);
             return -1;
         }
-        if (server_item_parse(item, servers.list[servers.count].label, DNS_SERVER_LABEL_MAX) < 0) {
-            errtext_set(err, errlen, "bad dns server \"%s\" (want IP, IP:port or [IPv6]:port)",
-                        item);
+        if (server_item_parse(item, servers.list[servers.count].label, DNS_SERVER_LABEL_MAX,
+                              why, sizeof(why)) < 0) {
+            errtext_set(err, errlen, "bad dns server \"%s\" (want IP, IP:port or [IPv6]:port): "
+                        "%s", item, why);
             return -1;
         }
         servers.count++;
+    }
+    if (n < 0) {
+        errtext_set(err, errlen, "dns servers: unbalanced braces in \"%.60s\"", spec);
+        return -1;
     }
     return 0;
 }

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "dsn.h"
 #include "errtext.h"
 #include "msg.h"
 #include "mx_resolve.h"
@@ -355,13 +356,13 @@ static void no_address(struct mxr_result *res)
         enum dns_status st = h->addr ? h->addr->status : DNS_TEMPFAIL;
 
         if (st == DNS_TEMPFAIL) {
-            set_outcome(res, MXR_DEFER, "4.4.3", "Host or domain name not found. Name service "
+            set_outcome(res, MXR_DEFER, DSN_DNS_TEMP, "Host or domain name not found. Name service "
                         "error for name=%s type=A: Host not found, try again (%s)", h->name,
                         h->addr ? h->addr->reason : "not looked up");
             return;
         }
         if (st == DNS_PERMFAIL) {
-            set_outcome(res, MXR_DEFER, "4.3.5", "bad host name \"%s\": %s", h->name,
+            set_outcome(res, MXR_DEFER, DSN_CONFIG, "bad host name \"%s\": %s", h->name,
                         h->addr->reason);
             return;
         }
@@ -369,10 +370,10 @@ static void no_address(struct mxr_result *res)
             first = h;
     }
     if (first == NULL) {
-        set_outcome(res, MXR_DEFER, "4.4.3", "no mail exchanger found for %s", res->host);
+        set_outcome(res, MXR_DEFER, DSN_DNS_TEMP, "no mail exchanger found for %s", res->host);
         return;
     }
-    set_outcome(res, res->mx ? MXR_BOUNCE : MXR_DEFER, res->mx ? "5.4.4" : "4.4.4",
+    set_outcome(res, res->mx ? MXR_BOUNCE : MXR_DEFER, res->mx ? DSN_NO_ROUTE : DSN_NO_ROUTE_TEMP,
                 "Host or domain name not found. Name service error for name=%s type=A: "
                 "Host not found", first->name);
 }
@@ -396,15 +397,16 @@ void mxr_plan(struct mxr_result *res)
     }
     add_targets(res);
     if (res->target_count > 0) {
-        set_outcome(res, MXR_OK, "2.0.0", "%s", "");
+        set_outcome(res, MXR_OK, DSN_SUCCESS, "%s", "");
         return;
     }
     if (res->loop && better_without_address) {
-        set_outcome(res, MXR_DEFER, "4.4.4", "unable to find primary relay for %s", res->host);
+        set_outcome(res, MXR_DEFER, DSN_NO_ROUTE_TEMP, "unable to find primary relay for %s",
+                    res->host);
         return;
     }
     if (res->loop) {
-        set_outcome(res, MXR_BOUNCE, "5.4.6", "mail for %s loops back to myself", res->host);
+        set_outcome(res, MXR_BOUNCE, DSN_LOOP, "mail for %s loops back to myself", res->host);
         return;
     }
     no_address(res);
@@ -470,7 +472,7 @@ static void on_mx(struct dns_result *r, void *ctx)
         for (size_t i = 0; i < r->mx_count && i < MXR_HOSTS_MAX; i++)
             add_host(res, r->mx[i].host, r->mx[i].pref, r->mx[i].ttl, 0);
         if (res->host_count == 0) {
-            set_outcome(res, MXR_DEFER, "4.4.3", "no usable MX host for %s", name);
+            set_outcome(res, MXR_DEFER, DSN_DNS_TEMP, "no usable MX host for %s", name);
             break;
         }
         start_addr_lookups(lk);
@@ -480,18 +482,18 @@ static void on_mx(struct dns_result *r, void *ctx)
         start_addr_lookups(lk);
         return;
     case DNS_NXDOMAIN:
-        set_outcome(res, MXR_BOUNCE, "5.1.2", "Host or domain name not found. Name service "
+        set_outcome(res, MXR_BOUNCE, DSN_BAD_DOMAIN, "Host or domain name not found. Name service "
                     "error for name=%s type=MX: Host not found", name);
         break;
     case DNS_NULL_MX:
-        set_outcome(res, MXR_BOUNCE, "5.1.10", "Recipient address has null MX");
+        set_outcome(res, MXR_BOUNCE, DSN_NULL_MX, "Recipient address has null MX");
         break;
     case DNS_PERMFAIL:
-        set_outcome(res, MXR_DEFER, "4.3.5", "bad host name \"%s\": %s", name, r->reason);
+        set_outcome(res, MXR_DEFER, DSN_CONFIG, "bad host name \"%s\": %s", name, r->reason);
         break;
     case DNS_TEMPFAIL:
     default:
-        set_outcome(res, MXR_DEFER, "4.4.3", "Host or domain name not found. Name service "
+        set_outcome(res, MXR_DEFER, DSN_DNS_TEMP, "Host or domain name not found. Name service "
                     "error for name=%s type=MX: Host not found, try again (%s)", name,
                     r->reason);
         break;
@@ -520,7 +522,7 @@ static int literal(struct mxr_result *res)
     res->targets[0].addr = a;
     res->target_count = 1;
     res->literal = 1;
-    set_outcome(res, MXR_OK, "2.0.0", "%s", "");
+    set_outcome(res, MXR_OK, DSN_SUCCESS, "%s", "");
     return 1;
 }
 

@@ -59,6 +59,7 @@
 #include <stddef.h>
 
 #include "dns.h"
+#include "dsn.h"
 
 struct event_base;
 
@@ -109,7 +110,7 @@ struct mxr_result {
     struct mxr_target *targets;
     size_t target_count;
     enum mxr_status status;
-    char dsn[16];               /* "2.0.0" when OK */
+    char dsn[DSN_SIZE];         /* "2.0.0" when OK */
     char reason[MXR_REASON_MAX];
 };
 
