@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "dsn.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
@@ -94,21 +95,23 @@ static void reply_done(struct smtpd_session *s)
 
 static void send_open(struct smtpd_session *s)
 {
-    struct evbuffer *out = bufferevent_get_output(s->cleanup.bev);
+    struct proto_out out;
 
-    attr_put_str(out, "req", CLEANUP_REQ_OPEN);
-    attr_put_str(out, "sender", s->sender ? s->sender : "");
-    attr_put_str(out, "client_name", s->name);
-    attr_put_str(out, "client_addr", s->addr);
-    attr_put_long(out, "client_port", s->port);
-    attr_put_str(out, "helo", s->helo ? s->helo : "");
-    attr_put_str(out, "protocol", s->protocol);
-    attr_put_str(out, "body", s->body_8bit ? "8BITMIME" : "7BIT");
+    proto_begin(&out, bufferevent_get_output(s->cleanup.bev), &proto_cleanup_open);
+    proto_put_str(&out, MAIL_ATTR_REQ, CLEANUP_REQ_OPEN);
+    proto_put_str(&out, MAIL_ATTR_SENDER, s->sender ? s->sender : "");
+    proto_put_str(&out, MAIL_ATTR_CLIENT_NAME, s->name);
+    proto_put_str(&out, MAIL_ATTR_CLIENT_ADDR, s->addr);
+    proto_put_long(&out, MAIL_ATTR_CLIENT_PORT, s->port);
+    proto_put_str(&out, MAIL_ATTR_HELO, s->helo ? s->helo : "");
+    proto_put_str(&out, MAIL_ATTR_PROTOCOL, s->protocol);
+    proto_put_str(&out, MAIL_ATTR_BODY, s->body_8bit ? CLEANUP_BODY_8BIT : CLEANUP_BODY_7BIT);
     if (s->has_size)
-        attr_put_long(out, "size", s->size > (uint64_t)LONG_MAX ? LONG_MAX : (long)s->size);
+        proto_put_long(&out, MAIL_ATTR_SIZE,
+                       s->size > (uint64_t)LONG_MAX ? LONG_MAX : (long)s->size);
     for (size_t i = 0; i < s->n_rcpts; i++)
-        attr_put_str(out, "rcpt", s->rcpts[i]);
-    attr_put_end(out);
+        proto_put_str(&out, MAIL_ATTR_RCPT, s->rcpts[i]);
+    proto_end(&out);
     expect_reply(s, SMTPD_CLEANUP_OPEN);
 }
 
@@ -201,22 +204,24 @@ void smtpd_cleanup_open(struct smtpd_session *s)
 
 void smtpd_cleanup_data(struct smtpd_session *s, const char *buf, size_t len)
 {
-    struct evbuffer *out;
+    struct proto_out out;
 
     if (s->cleanup.bev == NULL)
         return;
-    out = bufferevent_get_output(s->cleanup.bev);
-    attr_put_str(out, "req", CLEANUP_REQ_DATA);
-    attr_put_data(out, "data", buf, len);
-    attr_put_end(out);
+    proto_begin(&out, bufferevent_get_output(s->cleanup.bev), &proto_cleanup_data);
+    proto_put_str(&out, MAIL_ATTR_REQ, CLEANUP_REQ_DATA);
+    proto_put_data(&out, MAIL_ATTR_DATA, buf, len);
+    proto_end(&out);
 }
 
-static void send_simple(struct smtpd_session *s, const char *req, enum smtpd_cleanup_wait wait)
+static void send_simple(struct smtpd_session *s, const struct proto_msg *def, const char *req,
+                        enum smtpd_cleanup_wait wait)
 {
-    struct evbuffer *out = bufferevent_get_output(s->cleanup.bev);
+    struct proto_out out;
 
-    attr_put_str(out, "req", req);
-    attr_put_end(out);
+    proto_begin(&out, bufferevent_get_output(s->cleanup.bev), def);
+    proto_put_str(&out, MAIL_ATTR_REQ, req);
+    proto_end(&out);
     expect_reply(s, wait);
 }
 
@@ -226,7 +231,7 @@ void smtpd_cleanup_close(struct smtpd_session *s)
         smtpd_data_finished(s, 0, NULL, NULL, "no connection to cleanup");
         return;
     }
-    send_simple(s, CLEANUP_REQ_CLOSE, SMTPD_CLEANUP_CLOSE);
+    send_simple(s, &proto_cleanup_close, CLEANUP_REQ_CLOSE, SMTPD_CLEANUP_CLOSE);
 }
 
 void smtpd_cleanup_abort(struct smtpd_session *s)
@@ -235,7 +240,7 @@ void smtpd_cleanup_abort(struct smtpd_session *s)
         smtpd_data_finished(s, 0, NULL, NULL, "no connection to cleanup");
         return;
     }
-    send_simple(s, CLEANUP_REQ_ABORT, SMTPD_CLEANUP_ABORT);
+    send_simple(s, &proto_cleanup_abort, CLEANUP_REQ_ABORT, SMTPD_CLEANUP_ABORT);
 }
 
 /* A queue ID is a short run of letters and digits. */
@@ -256,13 +261,10 @@ static int queue_id_ok(const char *id)
 /* A complete reply is in s->cleanup.reply: check it and pass it on. */
 static void handle_reply(struct smtpd_session *s)
 {
-    static const char *const ok_req[] = { "status", "queue_id", NULL };
-    static const char *const abort_req[] = { "status", NULL };
-    static const char *const err_req[] = { "status", "dsn", "reason", NULL };
     struct attr_msg *m = &s->cleanup.reply;
     enum smtpd_cleanup_wait wait = s->cleanup.wait;
-    const char *status = attr_get(m, "status");
-    char queue_id[64] = "", dsn[16] = "", reason[REASON_MAX] = "", err[128];
+    const char *status = attr_get(m, MAIL_ATTR_STATUS);
+    char queue_id[64] = "", dsn[DSN_SIZE] = "", reason[REASON_MAX] = "", err[128];
     int ok;
 
     if (wait == SMTPD_CLEANUP_NONE || status == NULL) {
@@ -274,22 +276,23 @@ static void handle_reply(struct smtpd_session *s)
         cleanup_lost(s, "bad status from cleanup");
         return;
     }
-    if (attr_check(m, ok ? (wait == SMTPD_CLEANUP_ABORT ? abort_req : ok_req) : err_req,
-                   NULL, NULL, err, sizeof(err)) < 0) {
+    if (proto_check(m, !ok ? &proto_cleanup_error_reply
+                       : wait == SMTPD_CLEANUP_ABORT ? &proto_ok_reply : &proto_cleanup_queued_reply,
+                    err, sizeof(err)) < 0) {
         msg_warn("malformed reply from cleanup: %s", err);
         cleanup_lost(s, "malformed reply from cleanup");
         return;
     }
     if (ok && wait != SMTPD_CLEANUP_ABORT) {
-        if (!queue_id_ok(attr_get(m, "queue_id"))) {
+        if (!queue_id_ok(attr_get(m, MAIL_ATTR_QUEUE_ID))) {
             cleanup_lost(s, "bad queue_id from cleanup");
             return;
         }
-        snprintf(queue_id, sizeof(queue_id), "%s", attr_get(m, "queue_id"));
+        snprintf(queue_id, sizeof(queue_id), "%s", attr_get(m, MAIL_ATTR_QUEUE_ID));
     }
     if (!ok) {
-        snprintf(dsn, sizeof(dsn), "%s", attr_get(m, "dsn"));
-        snprintf(reason, sizeof(reason), "%s", attr_get(m, "reason"));
+        snprintf(dsn, sizeof(dsn), "%s", attr_get(m, MAIL_ATTR_DSN));
+        snprintf(reason, sizeof(reason), "%s", attr_get(m, MAIL_ATTR_REASON));
     }
     attr_msg_reset(m);
     reply_done(s);

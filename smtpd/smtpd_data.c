@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "dsn.h"
 #include "msg.h"
 #include "params.h"
 #include "smtpd.h"
@@ -55,32 +56,6 @@ static void data_end_transaction(struct smtpd_session *s)
     smtpd_session_resume(s);
 }
 
-/* An enhanced status code "C.d{1,3}.d{1,3}" of class C. */
-static int dsn_valid(const char *dsn, char class)
-{
-    int dots = 0, digits = 0;
-
-    if (dsn == NULL || dsn[0] != class || dsn[1] != '.')
-        return 0;
-    for (const char *p = dsn + 2; *p; p++) {
-        if (*p >= '0' && *p <= '9') {
-            if (++digits > 3)
-                return 0;
-        } else if (*p == '.' && digits > 0 && dots == 0) {
-            dots++;
-            digits = 0;
-        } else {
-            return 0;
-        }
-    }
-    return dots == 1 && digits > 0;
-}
-
-static int dsn_permanent(const char *dsn)
-{
-    return dsn_valid(dsn, '5');
-}
-
 /* Reply for a cleanup error: its 5.x.x code when it gave one; for a 4.x.x
  * code other than the generic 4.3.0, with a reason, "451 4.x.x Error:
  * reason" (452 for 4.5.3, too many recipients); else "451 4.3.0 Error:
@@ -89,16 +64,17 @@ static void reply_cleanup_error(struct smtpd_session *s, const char *verb, const
                                 const char *reason)
 {
     char reply[512];
+    enum dsn_class class = dsn_class_of(dsn);
 
-    if (dsn != NULL && strcmp(dsn, "5.3.4") == 0)
+    if (dsn != NULL && strcmp(dsn, DSN_TOO_BIG) == 0)
         snprintf(reply, sizeof(reply), "%s", reply_too_big);
-    else if (dsn_permanent(dsn))
+    else if (class == DSN_CLASS_PERM)
         snprintf(reply, sizeof(reply), "554 %s Error: %.300s", dsn,
                  reason && *reason ? reason : "message rejected");
-    else if (dsn_valid(dsn, '4') && strcmp(dsn, "4.3.0") != 0 && reason != NULL
+    else if (class == DSN_CLASS_TEMP && strcmp(dsn, DSN_TEMP_SYSTEM) != 0 && reason != NULL
              && *reason != '\0')
         snprintf(reply, sizeof(reply), "%s %s Error: %.300s",
-                 strcmp(dsn, "4.5.3") == 0 ? "452" : "451", dsn, reason);
+                 strcmp(dsn, DSN_TOO_MANY_RCPTS) == 0 ? "452" : "451", dsn, reason);
     else
         snprintf(reply, sizeof(reply), "%s", reply_write_error);
     smtpd_reply(s, "%s", reply);
