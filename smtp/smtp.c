@@ -62,10 +62,10 @@
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
+#include "queue_dir.h"
 #include "server.h"
 #include "smtp.h"
 
-#define QUEUE_ID_MAX 64
 #define REASON_MAX 1024
 
 struct qmgr_client {
@@ -296,18 +296,6 @@ static int delivery_abandonable(const struct delivery *d)
 
 /* ---- requests ---- */
 
-static int queue_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-
-    if (n == 0 || n > QUEUE_ID_MAX)
-        return 0;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
-            return 0;
-    return 1;
-}
-
 /* A relative path below queue_directory without ".." components. */
 static int queue_path_ok(const char *path)
 {
@@ -379,7 +367,7 @@ static struct delivery *parse_request(struct qmgr_client *c, char *err, size_t e
         smtp_fmt(err, errlen, "unknown request \"%.64s\"", attr_get(m, "req"));
         return NULL;
     }
-    if (!queue_id_ok(attr_get(m, "queue_id")) || !queue_path_ok(attr_get(m, "queue_file"))
+    if (!queue_id_token_ok(attr_get(m, "queue_id")) || !queue_path_ok(attr_get(m, "queue_file"))
         || attr_get(m, "nexthop")[0] == 0) {
         smtp_fmt(err, errlen, "bad queue_id, queue_file or nexthop");
         return NULL;
