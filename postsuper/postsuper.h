@@ -145,10 +145,11 @@ void ps_op_summary(void);
 int ps_op_failed(void);
 /* Note a failure found elsewhere (-s). */
 void ps_op_note_failure(void);
-/* Record that a leaf (ps_touch: of this ID) or a first-level directory
- * (ps_touch_parent) changed; ps_sync_touched fsyncs them all. */
+/* Record that a leaf (ps_touch: the leaf of this ID) or the directory
+ * holding a leaf (ps_touch_parent: of leaf number `leaf`, after the leaf
+ * itself was renamed) changed; ps_sync_touched fsyncs them all. */
 void ps_touch(enum queue_state state, const char *id);
-void ps_touch_parent(enum queue_state state, int h1);
+void ps_touch_parent(enum queue_state state, int leaf);
 void ps_sync_touched(void);
 /* rename(2) that never replaces a file (where the file system can tell). */
 int ps_rename_noreplace(const char *from, const char *to);

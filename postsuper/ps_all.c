@@ -40,12 +40,9 @@
 #include "alloc.h"
 #include "postsuper.h"
 
-#define LEAVES 256
 #define PASS_MAX 4
 #define LOG_IDS 40              /* IDs per log line for swapped leaves */
 #define BULK_MAX 10000          /* IDs held before the index is told: memory stays bounded */
-
-static const char hex[] = "0123456789ABCDEF";
 
 struct bulk {
     char *ids;                  /* NUL-terminated IDs back to back */
@@ -109,11 +106,6 @@ static void bulk_apply(struct bulk *b, const struct ps_op_def *op)
 
 /* --- leaves --- */
 
-static void leaf_name(char *buf, size_t len, enum queue_state state, int i)
-{
-    snprintf(buf, len, "%s/%c/%c", queue_state_name(state), hex[i / 16], hex[i % 16]);
-}
-
 static int is_dir(const char *path)
 {
     struct stat st;
@@ -136,22 +128,13 @@ static int dir_has_entries(const char *path)
     return found;
 }
 
-/* Does `name` belong in leaf i? */
-static int in_leaf(const char *name, int i)
-{
-    size_t n;
-
-    if (!queue_id_valid(name))
-        return 0;
-    n = strlen(name);
-    return name[n - 2] == hex[i / 16] && name[n - 1] == hex[i % 16];
-}
-
 typedef void (*leaf_fn)(struct all *a, const char *id);
 
-/* fn for every message of leaf i found in directory path; 0, or -1 when
- * the directory cannot be read. Other names are left for postsuper -s. */
-static int leaf_each(const char *path, int i, leaf_fn fn, struct all *a)
+/* fn for every message of `leaf` found in directory path (the leaf's own,
+ * or where a swap put it); 0, or -1 when the directory cannot be read.
+ * Other names are left for postsuper -s. */
+static int leaf_each(const char *path, const struct queue_leaf *leaf, leaf_fn fn,
+                     struct all *a)
 {
     struct dirent *de;
     DIR *d = opendir(path);
@@ -160,7 +143,7 @@ static int leaf_each(const char *path, int i, leaf_fn fn, struct all *a)
         return errno == ENOENT ? 0 : -1;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
-        if (in_leaf(de->d_name, i))
+        if (queue_leaf_holds(leaf, de->d_name))
             fn(a, de->d_name);
         errno = 0;
     }
@@ -216,15 +199,16 @@ static void moved_file(struct all *a, const char *id)
     ps_progress_tick();
 }
 
-/* Swap leaf i of a->from with its destination. 1 done (or nothing to do),
- * 0 when the leaf must be done file by file. */
-static int leaf_swap(struct all *a, int i)
+/* Swap `leaf` (of a->from) with its destination. 1 done (or nothing
+ * to do), 0 when the leaf must be done file by file. */
+static int leaf_swap(struct all *a, const struct queue_leaf *leaf)
 {
-    char src[QUEUE_PATH_MAX], dst[QUEUE_PATH_MAX + 128];
+    char dst[QUEUE_PATH_MAX + 128];
+    const char *src = leaf->path;
     const struct ps_op_def *op = a->op;
+    struct queue_leaf dest;
     int rc;
 
-    leaf_name(src, sizeof(src), a->from, i);
     if (!can_exchange || !is_dir(src))
         return 0;
     rc = dir_has_entries(src);
@@ -233,7 +217,8 @@ static int leaf_swap(struct all *a, int i)
     if (op->dest < 0) {
         rc = ps_trash_leaf(src, dst, sizeof(dst));
     } else {
-        leaf_name(dst, sizeof(dst), (enum queue_state)op->dest, i);
+        queue_leaf_at(&dest, (enum queue_state)op->dest, leaf->index);
+        snprintf(dst, sizeof(dst), "%s", dest.path);
         if (!is_dir(dst) || dir_has_entries(dst) != 0)
             return 0;
         rc = renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_EXCHANGE);
@@ -243,31 +228,31 @@ static int leaf_swap(struct all *a, int i)
             can_exchange = 0;
         return 0;
     }
-    ps_touch_parent(a->from, i / 16);
+    ps_touch_parent(a->from, leaf->index);
     if (op->dest >= 0)
-        ps_touch_parent((enum queue_state)op->dest, i / 16);
-    if (leaf_each(dst, i, moved_file, a) < 0) {
+        ps_touch_parent((enum queue_state)op->dest, leaf->index);
+    if (leaf_each(dst, leaf, moved_file, a) < 0) {
         ps_warn("cannot read %s (moved from %s): %s", dst, src, strerror(errno));
         ps_op_note_failure();
     }
     log_flush(a);
     /* What reached the destination between our look and the swap is now
      * in the source leaf: move it on, file by file. */
-    if (op->dest >= 0 && leaf_each(src, i, one_file, a) < 0)
+    if (op->dest >= 0 && leaf_each(src, leaf, one_file, a) < 0)
         ps_warn("cannot read %s: %s", src, strerror(errno));
     return 1;
 }
 
 static void walk_state(struct all *a)
 {
-    char leaf[QUEUE_PATH_MAX];
+    struct queue_leaf leaf;
 
-    for (int i = 0; i < LEAVES; i++) {
-        if (a->from != QUEUE_ACTIVE && leaf_swap(a, i))
+    for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
+        queue_leaf_at(&leaf, a->from, i);
+        if (a->from != QUEUE_ACTIVE && leaf_swap(a, &leaf))
             continue;
-        leaf_name(leaf, sizeof(leaf), a->from, i);
-        if (leaf_each(leaf, i, one_file, a) < 0) {
-            ps_warn("cannot read %s: %s", leaf, strerror(errno));
+        if (leaf_each(leaf.path, &leaf, one_file, a) < 0) {
+            ps_warn("cannot read %s: %s", leaf.path, strerror(errno));
             ps_op_note_failure();
         }
     }

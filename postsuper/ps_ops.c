@@ -46,7 +46,6 @@
 #define LOST_MAX 5              /* broken qmgr connections for one message */
 #define STRAY_MAX 3             /* "not_active" answers for a file in active/ */
 #define STDIN_LINE_MAX 256
-#define LEAVES 256
 
 /*
  * Walk orders follow the way qmgr moves messages (incoming/deferred ->
@@ -86,10 +85,8 @@ static struct {
 static enum ps_op used_order[PS_OP_COUNT];
 static size_t used_count;
 static unsigned long failures;
-static unsigned char touched_leaf[QUEUE_STATE_COUNT][LEAVES];
-static unsigned char touched_parent[QUEUE_STATE_COUNT][16];
-
-static const char hex[] = "0123456789ABCDEF";
+static unsigned char touched_leaf[QUEUE_STATE_COUNT][QUEUE_LEAF_COUNT];
+static unsigned char touched_parent[QUEUE_STATE_COUNT][QUEUE_LEAF_COUNT];  /* by leaf */
 
 /* --- the table, tallies --- */
 
@@ -151,32 +148,18 @@ void ps_op_logged(const struct ps_op_def *op, const char *id)
 
 /* --- directories to flush --- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void ps_touch(enum queue_state state, const char *id)
 {
-    size_t n = strlen(id);
-    int h1, h2;
+    int leaf = queue_leaf_index(id);
 
-    if ((unsigned)state >= QUEUE_STATE_COUNT || n < 2)
-        return;
-    h1 = hex_value(id[n - 2]);
-    h2 = hex_value(id[n - 1]);
-    if (h1 >= 0 && h2 >= 0)
-        touched_leaf[state][h1 * 16 + h2] = 1;
+    if ((unsigned)state < QUEUE_STATE_COUNT && leaf >= 0)
+        touched_leaf[state][leaf] = 1;
 }
 
-void ps_touch_parent(enum queue_state state, int h1)
+void ps_touch_parent(enum queue_state state, int leaf)
 {
-    if ((unsigned)state < QUEUE_STATE_COUNT && h1 >= 0 && h1 < 16)
-        touched_parent[state][h1] = 1;
+    if ((unsigned)state < QUEUE_STATE_COUNT && leaf >= 0 && leaf < QUEUE_LEAF_COUNT)
+        touched_parent[state][leaf] = 1;
 }
 
 static void sync_dir(const char *path)
@@ -189,27 +172,39 @@ static void sync_dir(const char *path)
         close(fd);
 }
 
+/* The parents of touched leaves, each once (leaves that share a parent
+ * have consecutive numbers). */
+static void sync_parents(enum queue_state state)
+{
+    char path[QUEUE_PATH_MAX], last[QUEUE_PATH_MAX] = "";
+    struct queue_leaf leaf;
+
+    for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
+        if (!touched_parent[state][i])
+            continue;
+        touched_parent[state][i] = 0;
+        queue_leaf_at(&leaf, state, i);
+        queue_leaf_parent(&leaf, path, sizeof(path));
+        if (strcmp(path, last) == 0)
+            continue;
+        sync_dir(path);
+        memcpy(last, path, sizeof(last));
+    }
+}
+
 void ps_sync_touched(void)
 {
-    char path[QUEUE_PATH_MAX];
+    struct queue_leaf leaf;
 
     for (int s = 0; s < QUEUE_STATE_COUNT; s++) {
-        const char *name = queue_state_name((enum queue_state)s);
-
-        for (int i = 0; i < LEAVES; i++) {
+        for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
             if (!touched_leaf[s][i])
                 continue;
             touched_leaf[s][i] = 0;
-            snprintf(path, sizeof(path), "%s/%c/%c", name, hex[i / 16], hex[i % 16]);
-            sync_dir(path);
+            queue_leaf_at(&leaf, (enum queue_state)s, i);
+            sync_dir(leaf.path);
         }
-        for (int i = 0; i < 16; i++) {
-            if (!touched_parent[s][i])
-                continue;
-            touched_parent[s][i] = 0;
-            snprintf(path, sizeof(path), "%s/%c", name, hex[i]);
-            sync_dir(path);
-        }
+        sync_parents((enum queue_state)s);
     }
 }
 

@@ -4,7 +4,8 @@
  *  1. tmp/: files older than TMP_MAX_AGE are what a crashed cleanup left
  *     behind (a live one finishes or aborts long before): removed; so is
  *     trash of that age that a postsuper which died did not free.
- *  2. Each state directory, top level and first level included: a file
+ *  2. Each state directory, the levels above the leaves included
+ *     (queue_walk_strays) as well as the leaves (queue_walk): a file
  *     with a valid queue ID in the wrong place is moved to its leaf (a
  *     misplaced file in active/ goes to incoming/ instead, since qmgr only
  *     knows what it moved into active/ itself); anything else in a state
@@ -163,48 +164,26 @@ static void on_bad_entry(const char *path, void *ctx)
     to_corrupt_by_name(r, path);
 }
 
-static int is_hex_digit_name(const char *name)
+/* Is `path` directly in the state directory ("corrupt/x")? */
+static int at_top(const char *path, enum queue_state state)
 {
-    return name[0] != '\0' && name[1] == '\0'
-           && ((name[0] >= '0' && name[0] <= '9') || (name[0] >= 'A' && name[0] <= 'F'));
+    const char *name = queue_state_name(state);
+    size_t len = strlen(name);
+
+    return strncmp(path, name, len) == 0 && path[len] == '/'
+           && strchr(path + len + 1, '/') == NULL;
 }
 
-/* Entries of `dir` (a state dir or STATE/H1) that are not its hex subdirectories. */
-static void repair_level(struct repair *r, const char *dirpath, int descend)
+/* Something above the leaves of the current state that is not a directory
+ * of the tree. */
+static void on_stray(const char *path, void *ctx)
 {
-    char path[REPAIR_PATH_MAX];
-    struct dirent *de;
-    struct stat st;
-    DIR *dir = opendir(dirpath);
+    struct repair *r = ctx;
 
-    if (dir == NULL) {
-        if (errno != ENOENT) {
-            ps_warn("cannot read %s: %s", dirpath, strerror(errno));
-            r->failed++;
-        }
+    /* Top level of corrupt/ holds what -s put there: leave it. */
+    if (r->state == QUEUE_CORRUPT && at_top(path, r->state))
         return;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        int n;
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        n = snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
-        if (n < 0 || (size_t)n >= sizeof(path))
-            continue;
-        if (lstat(path, &st) < 0)
-            continue;
-        if (is_hex_digit_name(de->d_name) && S_ISDIR(st.st_mode)) {
-            if (descend)
-                repair_level(r, path, 0);
-            continue;
-        }
-        /* Top level of corrupt/ holds what -s put there: leave it. */
-        if (r->state == QUEUE_CORRUPT && descend)
-            continue;
-        on_bad_entry(path, r);
-    }
-    closedir(dir);
+    on_bad_entry(path, r);
 }
 
 /* --- 3. damaged files --- */
@@ -301,7 +280,10 @@ void ps_repair(void)
     repair_tmp(&r);
     for (int s = QUEUE_INCOMING; s < QUEUE_STATE_COUNT; s++) {
         r.state = (enum queue_state)s;
-        repair_level(&r, queue_state_name(r.state), 1);
+        if (queue_walk_strays(r.state, on_stray, &r) < 0) {
+            ps_warn("cannot read the %s queue: %s", queue_state_name(r.state), strerror(errno));
+            r.failed++;
+        }
         if (queue_walk(r.state, walk_check, on_bad_entry, &r) < 0) {
             ps_warn("cannot read the %s queue: %s", queue_state_name(r.state), strerror(errno));
             r.failed++;

@@ -48,10 +48,7 @@
 
 #define FIFO_MAX 4096
 #define ACTIVATE_BATCH 100
-#define LEAF_COUNT 256
 #define FLUSH_TURN_MS 10            /* a flush walks leaves this long per turn */
-
-static const char hex[] = "0123456789ABCDEF";
 
 /* --- the FIFO of announced IDs --- */
 
@@ -79,7 +76,7 @@ static const char *fifo_pop(void)
 
 struct scan {
     enum queue_state state;
-    int leaf;                   /* next leaf, 0 .. LEAF_COUNT - 1 */
+    int leaf;                   /* next leaf, 0 .. QUEUE_LEAF_COUNT - 1 */
     int running;                /* a pass is in progress */
     int again;                  /* start another pass after this one */
     struct timespec started;    /* when this pass began (for the debug log) */
@@ -172,17 +169,6 @@ void qmgr_scan_request(void)
     qmgr_work_schedule();
 }
 
-/* Is `name` a queue ID that belongs in leaf h1/h2? */
-static int name_in_leaf(const char *name, char h1, char h2)
-{
-    size_t n;
-
-    if (!queue_id_valid(name))
-        return 0;
-    n = strlen(name);
-    return name[n - 2] == h1 && name[n - 1] == h2;
-}
-
 /* Is the deferred message `name` due (a regular file, mtime <= now)? */
 static int deferred_due(DIR *dir, const char *name, time_t now)
 {
@@ -199,21 +185,22 @@ static int deferred_due(DIR *dir, const char *name, time_t now)
  */
 static int scan_leaf(const struct scan *s)
 {
-    char leaf[QUEUE_PATH_MAX], h1 = hex[s->leaf / 16], h2 = hex[s->leaf % 16];
+    struct queue_leaf leaf;
     time_t now = time(NULL);
     struct dirent *de;
     int done = 1, tries = 0;
     DIR *dir;
 
-    snprintf(leaf, sizeof(leaf), "%s/%c/%c", queue_state_name(s->state), h1, h2);
-    dir = opendir(leaf);
+    if (queue_leaf_at(&leaf, s->state, s->leaf) < 0)
+        return 1;
+    dir = opendir(leaf.path);
     if (dir == NULL) {
         if (errno != ENOENT)
-            msg_warn("cannot scan %s: %s", leaf, strerror(errno));
+            msg_warn("cannot scan %s: %s", leaf.path, strerror(errno));
         return 1;
     }
     while ((de = readdir(dir)) != NULL) {
-        if (!name_in_leaf(de->d_name, h1, h2) || qmgr_message_is_active(de->d_name))
+        if (!queue_leaf_holds(&leaf, de->d_name) || qmgr_message_is_active(de->d_name))
             continue;
         if (s->state == QUEUE_DEFERRED && !deferred_due(dir, de->d_name, now))
             continue;
@@ -233,7 +220,7 @@ static void scan_turn(struct scan *s)
 {
     if (!scan_leaf(s))
         return;
-    if (++s->leaf < LEAF_COUNT)
+    if (++s->leaf < QUEUE_LEAF_COUNT)
         return;
     if (msg_verbose > 0) {
         struct timespec now;
@@ -288,7 +275,7 @@ static void work(evutil_socket_t fd, short what, void *arg)
 /* --- flush: make every deferred message due --- */
 
 struct qmgr_flush {
-    int leaf;                   /* next leaf, 0 .. LEAF_COUNT - 1 */
+    int leaf;                   /* next leaf, 0 .. QUEUE_LEAF_COUNT - 1 */
     unsigned long count;        /* messages made due so far */
     struct event *timer;
     qmgr_flush_done_fn done;    /* NULL once detached */
@@ -298,27 +285,28 @@ struct qmgr_flush {
 /* Set the mtime (next attempt) of every deferred message in one leaf. */
 static void flush_leaf(struct qmgr_flush *f)
 {
-    char leaf[QUEUE_PATH_MAX], h1 = hex[f->leaf / 16], h2 = hex[f->leaf % 16];
+    struct queue_leaf leaf;
     struct timespec times[2];
     struct dirent *de;
     DIR *dir;
 
-    snprintf(leaf, sizeof(leaf), "%s/%c/%c", queue_state_name(QUEUE_DEFERRED), h1, h2);
-    dir = opendir(leaf);
+    if (queue_leaf_at(&leaf, QUEUE_DEFERRED, f->leaf) < 0)
+        return;
+    dir = opendir(leaf.path);
     if (dir == NULL) {
         if (errno != ENOENT)
-            msg_warn("flush: cannot read %s: %s", leaf, strerror(errno));
+            msg_warn("flush: cannot read %s: %s", leaf.path, strerror(errno));
         return;
     }
     clock_gettime(CLOCK_REALTIME, &times[0]);
     times[0].tv_nsec = 0;
     times[1] = times[0];
     while ((de = readdir(dir)) != NULL) {
-        if (!name_in_leaf(de->d_name, h1, h2))
+        if (!queue_leaf_holds(&leaf, de->d_name))
             continue;
         if (utimensat(dirfd(dir), de->d_name, times, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno != ENOENT)
-                msg_warn("flush: cannot set the time of %s/%s: %s", leaf, de->d_name,
+                msg_warn("flush: cannot set the time of %s/%s: %s", leaf.path, de->d_name,
                          strerror(errno));
             continue;
         }
@@ -349,8 +337,8 @@ static void flush_turn(evutil_socket_t fd, short what, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &start);
     do {
         flush_leaf(f);
-    } while (++f->leaf < LEAF_COUNT && elapsed_ms(&start) < FLUSH_TURN_MS);
-    if (f->leaf < LEAF_COUNT) {
+    } while (++f->leaf < QUEUE_LEAF_COUNT && elapsed_ms(&start) < FLUSH_TURN_MS);
+    if (f->leaf < QUEUE_LEAF_COUNT) {
         evtimer_add(f->timer, &zero);
         return;
     }

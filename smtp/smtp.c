@@ -63,10 +63,10 @@
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
+#include "queue_dir.h"
 #include "server.h"
 #include "smtp.h"
 
-#define QUEUE_ID_MAX 64
 #define REASON_MAX 1024
 
 struct smtp_qmgr_conn {
@@ -298,18 +298,6 @@ static int delivery_abandonable(const struct smtp_delivery *d)
 
 /* ---- requests ---- */
 
-static int queue_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-
-    if (n == 0 || n > QUEUE_ID_MAX)
-        return 0;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
-            return 0;
-    return 1;
-}
-
 /* A relative path below queue_directory without ".." components. */
 static int queue_path_ok(const char *path)
 {
@@ -383,7 +371,7 @@ static struct smtp_delivery *parse_request(struct smtp_qmgr_conn *c, char *err,
         smtp_fmt(err, errlen, "unknown request \"%.64s\"", attr_get(m, "req"));
         return NULL;
     }
-    if (!queue_id_ok(attr_get(m, "queue_id")) || !queue_path_ok(attr_get(m, "queue_file"))
+    if (!queue_id_valid(attr_get(m, "queue_id")) || !queue_path_ok(attr_get(m, "queue_file"))
         || attr_get(m, "nexthop")[0] == 0) {
         smtp_fmt(err, errlen, "bad queue_id, queue_file or nexthop");
         return NULL;

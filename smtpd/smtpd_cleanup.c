@@ -39,6 +39,7 @@
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
+#include "queue_dir.h"
 #include "server.h"
 #include "sock.h"
 #include "smtpd.h"
@@ -243,21 +244,6 @@ void smtpd_cleanup_abort(struct smtpd_session *s)
     send_simple(s, &proto_cleanup_abort, CLEANUP_REQ_ABORT, SMTPD_CLEANUP_ABORT);
 }
 
-/* A queue ID is a short run of letters and digits. */
-static int queue_id_ok(const char *id)
-{
-    size_t len = strlen(id);
-
-    if (len == 0 || len >= sizeof(((struct smtpd_session *)0)->queue_id))
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = id[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')))
-            return 0;
-    }
-    return 1;
-}
-
 /* A complete reply is in s->cleanup.reply: check it and pass it on. */
 static void handle_reply(struct smtpd_session *s)
 {
@@ -284,7 +270,7 @@ static void handle_reply(struct smtpd_session *s)
         return;
     }
     if (ok && wait != SMTPD_CLEANUP_ABORT) {
-        if (!queue_id_ok(attr_get(m, MAIL_ATTR_QUEUE_ID))) {
+        if (!queue_id_valid(attr_get(m, MAIL_ATTR_QUEUE_ID))) {
             cleanup_lost(s, "bad queue_id from cleanup");
             return;
         }

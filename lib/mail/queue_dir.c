@@ -1,19 +1,26 @@
 /*
  * queue_dir.c - the queue directory: state names, queue IDs, hashed paths,
- * creation of the tree, moves between states and walks over a state.
+ * leaf directories, creation of the tree, moves between states and walks
+ * over a state.
+ *
+ * This file alone knows the layout: STATE/H1/H2/ID, H1 and H2 being the
+ * last two (hex) characters of the ID, so leaf number H1 * 16 + H2. Other
+ * modules name leaves by number (struct queue_leaf) and ask whether a name
+ * belongs in one (queue_leaf_holds).
  *
  * Everything works on paths relative to the current directory, which the
  * caller has made queue_directory with chdir(). No function here allocates
  * memory that outlives the call; callers own every buffer they pass in.
  *
  * Edge cases:
- *  - queue_path()/queue_leaf_dir() write an empty string for an invalid ID,
+ *  - queue_path()/queue_leaf_of() give an empty path for an invalid ID,
  *    so a hostile ID from a command line can never name a path outside the
  *    queue ("../../etc/passwd" is not an ID); open("") then fails ENOENT.
  *  - queue_find() looks in every state and tries a few times, because a
  *    message may be renamed from one state to another while we look.
  *  - queue_walk() hands files with a bad name, files in the wrong leaf and
- *    entries that are not regular files to bad_fn, never to fn.
+ *    entries that are not regular files to bad_fn, never to fn;
+ *    queue_walk_strays() hands it what sits above the leaves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +46,7 @@ static const char hex_digits[] = "0123456789ABCDEF";
 #define ID_USEC_DIGITS 5
 #define ID_TIME_DIGITS (ID_SEC_DIGITS + ID_USEC_DIGITS)
 #define ID_SEC_MASK 0xFFFFFFFFFULL     /* 36 bits: 9 hex digits */
+#define FANOUT 16                       /* subdirectories per level */
 
 const char *queue_state_name(enum queue_state state)
 {
@@ -141,19 +149,6 @@ int queue_id_time(const char *id, struct timeval *arrival)
 
 /* --- paths --- */
 
-void queue_leaf_dir(char *buf, size_t len, enum queue_state state, const char *id)
-{
-    size_t n;
-
-    if (buf == NULL || len == 0)
-        return;
-    buf[0] = '\0';
-    if (!state_ok(state) || !queue_id_valid(id))
-        return;
-    n = strlen(id);
-    snprintf(buf, len, "%s/%c/%c", state_names[state], id[n - 2], id[n - 1]);
-}
-
 void queue_path(char *buf, size_t len, enum queue_state state, const char *id)
 {
     size_t n;
@@ -165,6 +160,56 @@ void queue_path(char *buf, size_t len, enum queue_state state, const char *id)
         return;
     n = strlen(id);
     snprintf(buf, len, "%s/%c/%c/%s", state_names[state], id[n - 2], id[n - 1], id);
+}
+
+/* --- leaf directories --- */
+
+int queue_leaf_at(struct queue_leaf *leaf, enum queue_state state, int index)
+{
+    leaf->state = state;
+    leaf->index = -1;
+    leaf->path[0] = '\0';
+    if (!state_ok(state) || index < 0 || index >= QUEUE_LEAF_COUNT) {
+        errno = EINVAL;
+        return -1;
+    }
+    leaf->index = index;
+    snprintf(leaf->path, sizeof(leaf->path), "%s/%c/%c", state_names[state],
+             hex_digits[index / FANOUT], hex_digits[index % FANOUT]);
+    return 0;
+}
+
+int queue_leaf_index(const char *id)
+{
+    size_t n;
+
+    if (!queue_id_valid(id))
+        return -1;
+    n = strlen(id);
+    return hex_value(id[n - 2]) * FANOUT + hex_value(id[n - 1]);
+}
+
+int queue_leaf_of(struct queue_leaf *leaf, enum queue_state state, const char *id)
+{
+    return queue_leaf_at(leaf, state, queue_leaf_index(id));
+}
+
+int queue_leaf_holds(const struct queue_leaf *leaf, const char *name)
+{
+    return leaf->index >= 0 && queue_leaf_index(name) == leaf->index;
+}
+
+void queue_leaf_parent(const struct queue_leaf *leaf, char *buf, size_t len)
+{
+    const char *slash = strrchr(leaf->path, '/');
+
+    if (buf == NULL || len == 0)
+        return;
+    if (slash == NULL) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, "%.*s", (int)(slash - leaf->path), leaf->path);
 }
 
 /* --- creating the tree --- */
@@ -197,21 +242,23 @@ static int make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     return 0;
 }
 
-static int make_state_tree(const char *name, uid_t uid, gid_t gid)
+/* The state directory, then each parent before its first leaf. */
+static int make_state_tree(enum queue_state state, uid_t uid, gid_t gid)
 {
-    char path[QUEUE_PATH_MAX];
+    char parent[QUEUE_PATH_MAX];
+    struct queue_leaf leaf;
 
-    if (make_dir(name, 0700, uid, gid) < 0)
+    if (make_dir(state_names[state], 0700, uid, gid) < 0)
         return -1;
-    for (int h1 = 0; h1 < 16; h1++) {
-        snprintf(path, sizeof(path), "%s/%c", name, hex_digits[h1]);
-        if (make_dir(path, 0700, uid, gid) < 0)
-            return -1;
-        for (int h2 = 0; h2 < 16; h2++) {
-            snprintf(path, sizeof(path), "%s/%c/%c", name, hex_digits[h1], hex_digits[h2]);
-            if (make_dir(path, 0700, uid, gid) < 0)
+    for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
+        queue_leaf_at(&leaf, state, i);
+        if (i % FANOUT == 0) {
+            queue_leaf_parent(&leaf, parent, sizeof(parent));
+            if (make_dir(parent, 0700, uid, gid) < 0)
                 return -1;
         }
+        if (make_dir(leaf.path, 0700, uid, gid) < 0)
+            return -1;
     }
     return 0;
 }
@@ -219,7 +266,7 @@ static int make_state_tree(const char *name, uid_t uid, gid_t gid)
 int queue_dir_create(uid_t uid, gid_t gid)
 {
     for (int s = 0; s < QUEUE_STATE_COUNT; s++) {
-        if (make_state_tree(state_names[s], uid, gid) < 0)
+        if (make_state_tree((enum queue_state)s, uid, gid) < 0)
             return -1;
     }
     if (make_dir(QUEUE_TMP_DIR, 0700, uid, gid) < 0
@@ -311,27 +358,16 @@ int queue_sync_parent(const char *path)
 /* Leaf paths can hold any file name a hostile local user made. */
 #define WALK_PATH_MAX (QUEUE_PATH_MAX + 256 + 8)
 
-/* Is `name` a message that belongs in leaf h1/h2? */
-static int name_belongs(const char *name, char h1, char h2)
-{
-    size_t n;
-
-    if (!queue_id_valid(name))
-        return 0;
-    n = strlen(name);
-    return name[n - 2] == h1 && name[n - 1] == h2;
-}
-
 /* Walk one leaf. 0 done, fn's non-zero value when stopped, -1 error. */
-static int walk_leaf(const char *leaf, char h1, char h2,
-                     queue_walk_fn fn, queue_bad_fn bad_fn, void *ctx)
+static int walk_leaf(const struct queue_leaf *leaf, queue_walk_fn fn, queue_bad_fn bad_fn,
+                     void *ctx)
 {
     char path[WALK_PATH_MAX];
     struct dirent *de;
     DIR *dir;
     int rc = 0, saved;
 
-    dir = opendir(leaf);
+    dir = opendir(leaf->path);
     if (dir == NULL)
         return errno == ENOENT ? 0 : -1;
     for (;;) {
@@ -343,13 +379,13 @@ static int walk_leaf(const char *leaf, char h1, char h2,
         }
         if (de->d_name[0] == '.')
             continue;
-        if (name_belongs(de->d_name, h1, h2)
+        if (queue_leaf_holds(leaf, de->d_name)
             && (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)) {
             rc = fn(de->d_name, ctx);
             if (rc != 0)
                 break;
         } else if (bad_fn) {
-            snprintf(path, sizeof(path), "%s/%s", leaf, de->d_name);
+            snprintf(path, sizeof(path), "%s/%s", leaf->path, de->d_name);
             bad_fn(path, ctx);
         }
     }
@@ -361,22 +397,71 @@ static int walk_leaf(const char *leaf, char h1, char h2,
 
 int queue_walk(enum queue_state state, queue_walk_fn fn, queue_bad_fn bad_fn, void *ctx)
 {
-    char leaf[QUEUE_PATH_MAX];
+    struct queue_leaf leaf;
 
     if (!state_ok(state) || fn == NULL) {
         errno = EINVAL;
         return -1;
     }
-    for (int h1 = 0; h1 < 16; h1++) {
-        for (int h2 = 0; h2 < 16; h2++) {
-            int rc;
+    for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
+        int rc;
 
-            snprintf(leaf, sizeof(leaf), "%s/%c/%c", state_names[state],
-                     hex_digits[h1], hex_digits[h2]);
-            rc = walk_leaf(leaf, hex_digits[h1], hex_digits[h2], fn, bad_fn, ctx);
-            if (rc != 0)
-                return rc;
-        }
+        queue_leaf_at(&leaf, state, i);
+        rc = walk_leaf(&leaf, fn, bad_fn, ctx);
+        if (rc != 0)
+            return rc;
     }
     return 0;
+}
+
+/* A directory of the tree below a state: one hex digit, like "3". */
+static int is_branch_name(const char *name)
+{
+    return hex_value(name[0]) >= 0 && name[1] == '\0';
+}
+
+/*
+ * Entries of `dir` (a state directory when levels is 2, a parent of
+ * leaves when 1) that are not its subdirectories of the tree go to bad_fn;
+ * the subdirectories are walked the same way while levels > 1. 0, or -1
+ * with errno (of the first failure) when a directory could not be read.
+ */
+static int walk_level(const char *dirpath, int levels, queue_bad_fn bad_fn, void *ctx)
+{
+    char path[WALK_PATH_MAX];
+    struct dirent *de;
+    struct stat st;
+    DIR *dir = opendir(dirpath);
+    int rc = 0, first_errno = 0;
+
+    if (dir == NULL)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+        if (lstat(path, &st) < 0)
+            continue;           /* gone meanwhile */
+        if (is_branch_name(de->d_name) && S_ISDIR(st.st_mode)) {
+            if (levels > 1 && walk_level(path, levels - 1, bad_fn, ctx) < 0 && rc == 0) {
+                rc = -1;
+                first_errno = errno;
+            }
+            continue;
+        }
+        bad_fn(path, ctx);
+    }
+    closedir(dir);
+    if (rc < 0)
+        errno = first_errno;
+    return rc;
+}
+
+int queue_walk_strays(enum queue_state state, queue_bad_fn bad_fn, void *ctx)
+{
+    if (!state_ok(state) || bad_fn == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return walk_level(state_names[state], 2, bad_fn, ctx);
 }

@@ -100,6 +100,12 @@ os.execv(sys.argv[3], sys.argv[3:])
 # --------------------------------------------------------------------------
 # Queue files (format version 1, lib/mail/queue_file.h)
 
+def queue_id_for(tag):
+    """A valid queue ID made from a short tag: 14 zeros (arrival time), then
+    the tag's bytes in hex (the inode part)."""
+    return "0" * 14 + tag.encode().hex().upper()
+
+
 def write_queue_file(queue_dir, qid, content, rcpts, sender="sender@example.com",
                      body_type="7BIT", message_id="<msg@example.com>", arrival=None):
     arrival = time.time() if arrival is None else arrival
@@ -390,11 +396,11 @@ def test_content_arrives_byte_for_byte(base, agent, pipelining):
     sink = Sink(base, pipelining=pipelining)
     try:
         content = content_with(TRICKY_BODY)
-        qf = write_queue_file(agent.queue_dir, "AAA001", content, ["rcpt@example.net"],
+        qf = write_queue_file(agent.queue_dir, "00000000000000414141303031", content, ["rcpt@example.net"],
                               body_type="8BITMIME")
-        events, done = agent.connect().deliver("AAA001", qf, sink.nexthop,
+        events, done = agent.connect().deliver("00000000000000414141303031", qf, sink.nexthop,
                                                ["rcpt@example.net"])
-        assert done == {"event": "done", "queue_id": "AAA001"}
+        assert done == {"event": "done", "queue_id": "00000000000000414141303031"}
         ev = expect_status(events, 0, "sent", "2.0.0")
         assert ev["relay"] == "127.0.0.1[127.0.0.1]:%d" % sink.port
         assert "queued as SINK1" in ev["reply"]
@@ -412,8 +418,8 @@ def test_content_arrives_byte_for_byte(base, agent, pipelining):
 
 def test_content_without_final_crlf_gets_one(agent, sink):
     content = content_with(b"no newline at the end\r\n.dot")
-    qf = write_queue_file(agent.queue_dir, "AAA002", content, ["rcpt@example.net"])
-    events, _ = agent.connect().deliver("AAA002", qf, sink.nexthop, ["rcpt@example.net"])
+    qf = write_queue_file(agent.queue_dir, "00000000000000414141303032", content, ["rcpt@example.net"])
+    events, _ = agent.connect().deliver("00000000000000414141303032", qf, sink.nexthop, ["rcpt@example.net"])
     expect_status(events, 0, "sent")
     msgs = sink.messages()
     assert msgs[0]["content"] == content + b"\r\n"
@@ -425,8 +431,8 @@ def test_large_message_streams_intact(agent, sink):
     body = b"".join(b"." + line if i % 7 == 0 else line for i in range(80000))
     content = content_with(body)
     assert len(content) > 5 * 1024 * 1024
-    qf = write_queue_file(agent.queue_dir, "AAA003", content, ["rcpt@example.net"])
-    events, _ = agent.connect().deliver("AAA003", qf, sink.nexthop, ["rcpt@example.net"])
+    qf = write_queue_file(agent.queue_dir, "00000000000000414141303033", content, ["rcpt@example.net"])
+    events, _ = agent.connect().deliver("00000000000000414141303033", qf, sink.nexthop, ["rcpt@example.net"])
     expect_status(events, 0, "sent")
     assert sink.messages()[0]["content"] == content
 
@@ -437,8 +443,8 @@ def test_per_recipient_outcomes(base, agent, pipelining):
     try:
         rcpts = ["ok1@example.net", "temp@example.net", "reject@example.net",
                  "ok2@example.net"]
-        qf = write_queue_file(agent.queue_dir, "BBB001", content_with(b"hi\r\n"), rcpts)
-        events, _ = agent.connect().deliver("BBB001", qf, sink.nexthop, rcpts)
+        qf = write_queue_file(agent.queue_dir, "00000000000000424242303031", content_with(b"hi\r\n"), rcpts)
+        events, _ = agent.connect().deliver("00000000000000424242303031", qf, sink.nexthop, rcpts)
         expect_status(events, 0, "sent", "2.0.0")
         ev = expect_status(events, 1, "deferred", "4.2.0")
         assert "450 4.2.0 <temp@example.net>: mailbox busy" in ev["reply"]
@@ -459,15 +465,15 @@ def test_no_recipient_accepted_sends_no_content(base, agent, pipelining):
     try:
         conn = agent.connect()
         rcpts = ["reject@example.net", "temp@example.net"]
-        qf = write_queue_file(agent.queue_dir, "CCC001", content_with(b"x\r\n"), rcpts)
-        events, _ = conn.deliver("CCC001", qf, sink.nexthop, rcpts)
+        qf = write_queue_file(agent.queue_dir, "00000000000000434343303031", content_with(b"x\r\n"), rcpts)
+        events, _ = conn.deliver("00000000000000434343303031", qf, sink.nexthop, rcpts)
         expect_status(events, 0, "bounced", "5.1.1")
         expect_status(events, 1, "deferred", "4.2.0")
         assert sink.messages() == []
         # The session is still usable (RSET, then cached) for the next message.
-        qf = write_queue_file(agent.queue_dir, "CCC002", content_with(b"y\r\n"),
+        qf = write_queue_file(agent.queue_dir, "00000000000000434343303032", content_with(b"y\r\n"),
                               ["ok@example.net"])
-        events, _ = conn.deliver("CCC002", qf, sink.nexthop, ["ok@example.net"])
+        events, _ = conn.deliver("00000000000000434343303032", qf, sink.nexthop, ["ok@example.net"])
         expect_status(events, 0, "sent")
         assert len(sink.messages()) == 1
     finally:
@@ -477,7 +483,7 @@ def test_no_recipient_accepted_sends_no_content(base, agent, pipelining):
 def test_connection_reuse(agent, sink):
     conn = agent.connect()
     for i in range(3):
-        qid = "DDD%03d" % i
+        qid = queue_id_for("DDD%03d" % i)
         qf = write_queue_file(agent.queue_dir, qid, content_with(b"n\r\n", "m%d" % i),
                               ["r%d@example.net" % i])
         events, _ = conn.deliver(qid, qf, sink.nexthop, ["r%d@example.net" % i])
@@ -486,7 +492,7 @@ def test_connection_reuse(agent, sink):
     assert len(msgs) == 3
     assert len({tuple(m["peer"]) for m in msgs}) == 1, [m["peer"] for m in msgs]
     # The reused deliveries spent no time on connection setup (delays c == 0).
-    lines = [ln for ln in agent.log().splitlines() if "DDD002: from=" in ln]
+    lines = [ln for ln in agent.log().splitlines() if "00000000000000444444303032: from=" in ln]
     assert re.search(r"delays=[0-9.]+/[0-9.]+/0/[0-9.]+,", lines[0]), lines
 
 
@@ -515,9 +521,9 @@ def test_cache_expiry_closes_with_quit(base):
 
     srv = ScriptServer(handler)
     try:
-        qf = write_queue_file(agent.queue_dir, "EEE001", content_with(b"q\r\n"),
+        qf = write_queue_file(agent.queue_dir, "00000000000000454545303031", content_with(b"q\r\n"),
                               ["a@example.net"])
-        events, _ = agent.connect().deliver("EEE001", qf, srv.nexthop, ["a@example.net"])
+        events, _ = agent.connect().deliver("00000000000000454545303031", qf, srv.nexthop, ["a@example.net"])
         expect_status(events, 0, "sent", "2.0.0")
         postern.wait_until(lambda: b"QUIT\r\n" in got, 10, "QUIT after the idle time")
     finally:
@@ -527,9 +533,9 @@ def test_cache_expiry_closes_with_quit(base):
 
 def test_connection_refused_is_deferred(agent):
     port = postern.free_port()
-    qf = write_queue_file(agent.queue_dir, "FFF001", content_with(b"r\r\n"),
+    qf = write_queue_file(agent.queue_dir, "00000000000000464646303031", content_with(b"r\r\n"),
                           ["a@example.net", "b@example.net"])
-    events, _ = agent.connect().deliver("FFF001", qf, "[127.0.0.1]:%d" % port,
+    events, _ = agent.connect().deliver("00000000000000464646303031", qf, "[127.0.0.1]:%d" % port,
                                         ["a@example.net", "b@example.net"])
     for i in (0, 1):
         ev = expect_status(events, i, "deferred", "4.4.1")
@@ -537,7 +543,7 @@ def test_connection_refused_is_deferred(agent):
         assert ev["reply"] == ("connect to 127.0.0.1[127.0.0.1]:%d: Connection refused"
                                % port)
     log = agent.log()
-    assert re.search(r"FFF001: from=<sender@example.com>, to=<a@example.net>, relay=none, "
+    assert re.search(r"00000000000000464646303031: from=<sender@example.com>, to=<a@example.net>, relay=none, "
                      r"delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, size=\d+, "
                      r"message-id=<msg@example.com>, dsn=4.4.1, status=deferred "
                      r"\(connect to 127.0.0.1\[127.0.0.1\]:%d: Connection refused\)" % port,
@@ -553,9 +559,9 @@ def test_host_name_nexthop_is_resolved(base, sink):
     dns = Dnsmasq(base, "--host-record=sink.example.test,127.0.0.1").start()
     agent = Agent(base, dns_servers=dns.addr)
     try:
-        qf = write_queue_file(agent.queue_dir, "GGG001", content_with(b"dns\r\n"),
+        qf = write_queue_file(agent.queue_dir, "00000000000000474747303031", content_with(b"dns\r\n"),
                               ["a@example.net"])
-        events, _ = agent.connect().deliver("GGG001", qf, "[sink.example.test]:%d" % sink.port,
+        events, _ = agent.connect().deliver("00000000000000474747303031", qf, "[sink.example.test]:%d" % sink.port,
                                             ["a@example.net"])
         ev = expect_status(events, 0, "sent")
         assert ev["relay"] == "sink.example.test[127.0.0.1]:%d" % sink.port
@@ -565,60 +571,60 @@ def test_host_name_nexthop_is_resolved(base, sink):
 
 
 def test_malformed_nexthop_is_deferred(agent):
-    qf = write_queue_file(agent.queue_dir, "GGG002", content_with(b"nh\r\n"),
+    qf = write_queue_file(agent.queue_dir, "00000000000000474747303032", content_with(b"nh\r\n"),
                           ["a@example.net"])
     conn = agent.connect()
     for nexthop, why in (("[127.0.0.1", "missing ']'"), ("host:99999", "bad port"),
                          ("a:b:c", "an IPv6 address must be in brackets")):
-        events, _ = conn.deliver("GGG002", qf, nexthop, ["a@example.net"])
+        events, _ = conn.deliver("00000000000000474747303032", qf, nexthop, ["a@example.net"])
         ev = expect_status(events, 0, "deferred", "4.3.5")
         assert ev["reply"] == 'malformed nexthop "%s": %s' % (nexthop, why), ev
         assert ev["relay"] == "none"
 
 
 def test_sent_log_line(agent, sink):
-    qf = write_queue_file(agent.queue_dir, "HHH001", content_with(b"log\r\n"),
+    qf = write_queue_file(agent.queue_dir, "00000000000000484848303031", content_with(b"log\r\n"),
                           ["a@example.net"], arrival=time.time() - 2.5)
-    agent.connect().deliver("HHH001", qf, sink.nexthop, ["a@example.net"])
+    agent.connect().deliver("00000000000000484848303031", qf, sink.nexthop, ["a@example.net"])
     size = len(content_with(b"log\r\n"))
-    rx = (r"postern-smtptest/smtp.*HHH001: from=<sender@example.com>, to=<a@example.net>, "
+    rx = (r"postern-smtptest/smtp.*00000000000000484848303031: from=<sender@example.com>, to=<a@example.net>, "
           r"relay=127.0.0.1\[127.0.0.1\]:%d, delay=(2\.[5-9]\d|[3-9]\.\d\d), "
           r"delays=2\.[5-9]\d/[0-9.]+/[0-9.]+/[0-9.]+, size=%d, "
           r"message-id=<msg@example.com>, dsn=2.0.0, status=sent "
           r"\(250 2.0.0 Ok: queued as SINK1\)$" % (sink.port, size))
-    lines = [ln for ln in agent.log().splitlines() if "HHH001: from=" in ln]
+    lines = [ln for ln in agent.log().splitlines() if "00000000000000484848303031: from=" in ln]
     assert len(lines) == 1, agent.log()
     assert re.search(rx, lines[0]), lines[0]
 
 
 def test_verbose_logs_the_conversation(agent, sink):
-    qf = write_queue_file(agent.queue_dir, "III001", content_with(b"v\r\n"),
+    qf = write_queue_file(agent.queue_dir, "00000000000000494949303031", content_with(b"v\r\n"),
                           ["a@example.net"])
-    agent.connect().deliver("III001", qf, sink.nexthop, ["a@example.net"], verbose=True)
+    agent.connect().deliver("00000000000000494949303031", qf, sink.nexthop, ["a@example.net"], verbose=True)
     log = agent.log()
-    assert "III001: > 127.0.0.1[127.0.0.1]: MAIL FROM:<sender@example.com>" in log, log
-    assert "III001: > 127.0.0.1[127.0.0.1]: RCPT TO:<a@example.net>" in log
-    assert "III001: < 127.0.0.1[127.0.0.1]: 250 2.0.0 Ok: queued as SINK1" in log
+    assert "00000000000000494949303031: > 127.0.0.1[127.0.0.1]: MAIL FROM:<sender@example.com>" in log, log
+    assert "00000000000000494949303031: > 127.0.0.1[127.0.0.1]: RCPT TO:<a@example.net>" in log
+    assert "00000000000000494949303031: < 127.0.0.1[127.0.0.1]: 250 2.0.0 Ok: queued as SINK1" in log
     # Not verbose: no conversation lines.
-    qf = write_queue_file(agent.queue_dir, "III002", content_with(b"v\r\n"),
+    qf = write_queue_file(agent.queue_dir, "00000000000000494949303032", content_with(b"v\r\n"),
                           ["a@example.net"])
-    agent.connect().deliver("III002", qf, sink.nexthop, ["a@example.net"])
-    assert "III002: >" not in agent.log()
+    agent.connect().deliver("00000000000000494949303032", qf, sink.nexthop, ["a@example.net"])
+    assert "00000000000000494949303032: >" not in agent.log()
 
 
 def test_missing_queue_file_is_deferred(agent, sink):
-    events, done = agent.connect().deliver("JJJ001", "active/JJJ001", sink.nexthop,
+    events, done = agent.connect().deliver("000000000000004A4A4A303031", "active/000000000000004A4A4A303031", sink.nexthop,
                                            ["a@example.net"])
     ev = expect_status(events, 0, "deferred", "4.3.0")
     assert "queue file" in ev["reply"]
-    assert done["queue_id"] == "JJJ001"
+    assert done["queue_id"] == "000000000000004A4A4A303031"
     assert sink.messages() == []
 
 
 def test_recipient_not_in_queue_file_is_deferred(agent, sink):
-    qf = write_queue_file(agent.queue_dir, "JJJ002", content_with(b"m\r\n"),
+    qf = write_queue_file(agent.queue_dir, "000000000000004A4A4A303032", content_with(b"m\r\n"),
                           ["a@example.net", "b@example.net"])
-    events, _ = agent.connect().deliver("JJJ002", qf, sink.nexthop,
+    events, _ = agent.connect().deliver("000000000000004A4A4A303032", qf, sink.nexthop,
                                         ["b@example.net", "x@example.net"], indexes=[1, 0])
     expect_status(events, 1, "sent")
     expect_status(events, 0, "deferred", "4.3.0")
@@ -660,7 +666,7 @@ def run_scripted(agent, handler, qid):
 def test_greeting_timeout(base):
     agent = Agent(base, smtp_helo_timeout="1s")
     try:
-        ev, srv = run_scripted(agent, scripted(None), "KKK001")
+        ev, srv = run_scripted(agent, scripted(None), "000000000000004B4B4B303031")
         assert ev["status"] == "deferred" and ev["dsn"] == "4.4.2", ev
         assert ev["reply"] == ("conversation with 127.0.0.1[127.0.0.1] timed out while "
                                "receiving the initial server greeting")
@@ -670,7 +676,7 @@ def test_greeting_timeout(base):
 
 
 def test_greeting_refused(agent):
-    ev, _ = run_scripted(agent, scripted(b"554 5.7.1 go away\r\n"), "KKK002")
+    ev, _ = run_scripted(agent, scripted(b"554 5.7.1 go away\r\n"), "000000000000004B4B4B303032")
     assert ev["status"] == "deferred" and ev["dsn"] == "4.7.1", ev
     assert ev["reply"] == "host 127.0.0.1[127.0.0.1] refused to talk to me: 554 5.7.1 go away"
 
@@ -694,7 +700,7 @@ def test_helo_fallback_without_esmtp(agent):
             else:
                 conn.sendall(b"250 ok\r\n")
 
-    ev, srv = run_scripted(agent, handler, "KKK003")
+    ev, srv = run_scripted(agent, handler, "000000000000004B4B4B303033")
     assert ev["status"] == "sent" and ev["dsn"] == "2.0.0", ev
     assert ev["reply"] == "250 stored"
     sent = [ln for ln in srv.received if not ln.startswith(b"s\r")]
@@ -705,7 +711,7 @@ def test_helo_fallback_without_esmtp(agent):
 
 def test_lost_connection_during_rcpt(agent):
     ev, _ = run_scripted(agent, scripted(b"220 hi\r\n", ehlo=b"250 scripted\r\n",
-                                         close_on=b"RCPT"), "KKK004")
+                                         close_on=b"RCPT"), "000000000000004B4B4B303034")
     assert ev["status"] == "deferred" and ev["dsn"] == "4.4.2", ev
     assert ev["reply"] == "lost connection with 127.0.0.1[127.0.0.1] while sending RCPT TO"
 
@@ -726,7 +732,7 @@ def test_mail_from_rejected(agent):
             else:
                 conn.sendall(b"250 ok\r\n")
 
-    ev, srv = run_scripted(agent, handler, "KKK005")
+    ev, srv = run_scripted(agent, handler, "000000000000004B4B4B303035")
     assert ev["status"] == "bounced" and ev["dsn"] == "5.7.1", ev
     assert "(in reply to MAIL FROM command)" in ev["reply"]
     assert not any(ln.startswith(b"RCPT") for ln in srv.received)
@@ -748,7 +754,7 @@ def test_concurrent_deliveries(agent, sink):
 
     def worker(k, conn):
         for i in range(per_conn):
-            qid = "LLL%d%03d" % (k, i)
+            qid = queue_id_for("LLL%d%03d" % (k, i))
             qf = write_queue_file(agent.queue_dir, qid, content_with(b"c\r\n", qid),
                                   ["r@example.net"])
             events, _ = conn.deliver(qid, qf, sink.nexthop, ["r@example.net"])
@@ -792,9 +798,9 @@ def test_graceful_stop_quits_cached_sessions(base):
 
     srv = ScriptServer(handler)
     try:
-        qf = write_queue_file(agent.queue_dir, "MMM001", content_with(b"q\r\n"),
+        qf = write_queue_file(agent.queue_dir, "000000000000004D4D4D303031", content_with(b"q\r\n"),
                               ["a@example.net"])
-        events, _ = agent.connect().deliver("MMM001", qf, srv.nexthop, ["a@example.net"])
+        events, _ = agent.connect().deliver("000000000000004D4D4D303031", qf, srv.nexthop, ["a@example.net"])
         expect_status(events, 0, "sent")
         agent.proc.terminate()
         assert agent.proc.wait(timeout=10) == 0
@@ -849,8 +855,8 @@ def test_pipelining_sends_commands_in_one_go(agent):
     srv = ScriptServer(handler)
     try:
         rcpts = ["a@example.net", "b@example.net"]
-        qf = write_queue_file(agent.queue_dir, "NNN001", content_with(b"p\r\n"), rcpts)
-        events, _ = agent.connect().deliver("NNN001", qf, srv.nexthop, rcpts)
+        qf = write_queue_file(agent.queue_dir, "000000000000004E4E4E303031", content_with(b"p\r\n"), rcpts)
+        events, _ = agent.connect().deliver("000000000000004E4E4E303031", qf, srv.nexthop, rcpts)
         expect_status(events, 0, "sent", "2.0.0")
         expect_status(events, 1, "sent", "2.0.0")
         assert state["peek"][0] == b"RCPT TO:<a@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
@@ -869,7 +875,7 @@ def test_stale_cached_session_is_replaced(agent):
     srv = ScriptServer(handler)
     try:
         conn = agent.connect()
-        for qid in ("OOO001", "OOO002"):
+        for qid in ("000000000000004F4F4F303031", "000000000000004F4F4F303032"):
             qf = write_queue_file(agent.queue_dir, qid, content_with(b"o\r\n"),
                                   ["a@example.net"])
             events, _ = conn.deliver(qid, qf, srv.nexthop, ["a@example.net"])
@@ -889,18 +895,18 @@ def test_graceful_stop_finishes_delivery_in_progress(agent):
     srv = ScriptServer(handler)
     try:
         conn = agent.connect()
-        qf = write_queue_file(agent.queue_dir, "PPP001", content_with(b"g\r\n"),
+        qf = write_queue_file(agent.queue_dir, "00000000000000505050303031", content_with(b"g\r\n"),
                               ["a@example.net"])
         result = {}
         th = threading.Thread(target=lambda: result.update(
-            r=conn.deliver("PPP001", qf, srv.nexthop, ["a@example.net"])))
+            r=conn.deliver("00000000000000505050303031", qf, srv.nexthop, ["a@example.net"])))
         th.start()
         time.sleep(0.4)
         agent.proc.terminate()
         th.join(20)
         events, done = result["r"]
         expect_status(events, 0, "sent", "2.0.0")
-        assert done["queue_id"] == "PPP001"
+        assert done["queue_id"] == "00000000000000505050303031"
         assert agent.proc.wait(timeout=10) == 0
         assert conn.sock.recv(10) == b""     # then it hung up
         assert state["messages"] == 1
@@ -918,7 +924,7 @@ def test_malformed_greeting_is_deferred(agent, greeting, why):
         conn.sendall(greeting)
         time.sleep(2)
 
-    ev, _ = run_scripted(agent, handler, "QQQ001")
+    ev, _ = run_scripted(agent, handler, "00000000000000515151303031")
     assert ev["status"] == "deferred" and ev["dsn"] == "4.5.0", ev
     assert ev["reply"].startswith("malformed reply from 127.0.0.1[127.0.0.1] while "
                                   "receiving the initial server greeting: " + why), ev

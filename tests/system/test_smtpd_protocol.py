@@ -115,7 +115,7 @@ class FakeCleanup:
     def _next_id(self):
         with self.lock:
             self.counter += 1
-            return "FAKE%016X" % self.counter
+            return "FACE%016X" % self.counter
 
     def _serve(self, conn):
         f = conn.makefile("rb")

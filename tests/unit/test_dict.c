@@ -239,6 +239,24 @@ static void test_lmdb(void)
         sleep(1);
         CHECK_STR("deleted key", answer(d, "new.example"), "(notfound)");
         CHECK_STR("others stay", answer(d, "added.example"), "1");
+        {
+            /* Hostile keys are skipped; the good one is folded and found. */
+            char long_key[DICT_KEY_MAX + 2];
+            const char *hostile[] = {"", long_key, "ADDED.EXAMPLE", "added.example"};
+
+            memset(long_key, 'x', sizeof(long_key) - 1);
+            long_key[sizeof(long_key) - 1] = '\0';
+            err[0] = '\0';
+            CHECK_LONG("delete hostile keys",
+                       dict_lmdb_delete(src, hostile, 4, &deleted, err, sizeof(err)), 0);
+            CHECK_STR("delete hostile keys: no error", err, "");
+            CHECK_LONG("deleted once", deleted, 1);
+            sleep(1);
+            CHECK_STR("folded key deleted", answer(d, "added.example"), "(notfound)");
+            CHECK_LONG("delete nothing", dict_lmdb_delete(src, hostile, 1, &deleted, err,
+                                                          sizeof(err)), 0);
+            CHECK_LONG("nothing deleted", deleted, 0);
+        }
         input = "example.com REPLACED\n";
         CHECK_LONG("update -r", dict_lmdb_update(src, "stdin", input, strlen(input),
                                                  DICT_LMDB_DUP_REPLACE, &added, err,

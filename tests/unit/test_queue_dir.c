@@ -1,6 +1,7 @@
 /*
- * test_queue_dir.c - queue IDs, hashed paths, creating the tree, moving,
- * finding and walking messages in a scratch queue directory.
+ * test_queue_dir.c - queue IDs, hashed paths, leaf directories, creating
+ * the tree, moving, finding and walking messages (and what is not a
+ * message) in a scratch queue directory.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -117,16 +118,144 @@ static void test_paths(void)
 
     queue_path(buf, sizeof(buf), QUEUE_DEFERRED, "012345678ABCDE00003F");
     CHECK_STR("queue_path", buf, "deferred/3/F/012345678ABCDE00003F");
-    queue_leaf_dir(buf, sizeof(buf), QUEUE_DEFERRED, "012345678ABCDE00003F");
-    CHECK_STR("queue_leaf_dir", buf, "deferred/3/F");
     queue_path(buf, sizeof(buf), QUEUE_INCOMING, "012345678ABCDE1234567");
     CHECK_STR("queue_path incoming", buf, "incoming/6/7/012345678ABCDE1234567");
     queue_path(buf, sizeof(buf), QUEUE_HOLD, "../../etc/passwd");
     CHECK_STR("queue_path of a bad ID is empty", buf, "");
-    queue_leaf_dir(buf, sizeof(buf), QUEUE_HOLD, "short");
-    CHECK_STR("queue_leaf_dir of a bad ID is empty", buf, "");
     queue_path(buf, sizeof(buf), (enum queue_state)99, "012345678ABCDE00003F");
     CHECK_STR("queue_path of a bad state is empty", buf, "");
+}
+
+static void test_leaf_at(void)
+{
+    static const struct {
+        int state, index, rc;
+        const char *path, *parent;
+    } cases[] = {
+        {QUEUE_DEFERRED, 0, 0, "deferred/0/0", "deferred/0"},
+        {QUEUE_DEFERRED, 0x3F, 0, "deferred/3/F", "deferred/3"},
+        {QUEUE_INCOMING, 16, 0, "incoming/1/0", "incoming/1"},
+        {QUEUE_HOLD, 255, 0, "hold/F/F", "hold/F"},
+        {QUEUE_CORRUPT, 0xA5, 0, "corrupt/A/5", "corrupt/A"},
+        {QUEUE_DEFERRED, -1, -1, "", ""},
+        {QUEUE_DEFERRED, QUEUE_LEAF_COUNT, -1, "", ""},
+        {QUEUE_DEFERRED, 1 << 30, -1, "", ""},
+        {42, 0, -1, "", ""},
+        {-1, 0, -1, "", ""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct queue_leaf leaf;
+        char parent[QUEUE_PATH_MAX], what[80];
+
+        snprintf(what, sizeof(what), "queue_leaf_at(%d, %d)", cases[i].state, cases[i].index);
+        CHECK_LONG(what, queue_leaf_at(&leaf, (enum queue_state)cases[i].state,
+                                       cases[i].index), cases[i].rc);
+        CHECK_STR(what, leaf.path, cases[i].path);
+        queue_leaf_parent(&leaf, parent, sizeof(parent));
+        CHECK_STR("queue_leaf_parent", parent, cases[i].parent);
+        if (cases[i].rc < 0) {
+            CHECK_LONG("errno EINVAL", errno, EINVAL);
+            CHECK_LONG("a bad leaf holds nothing",
+                       queue_leaf_holds(&leaf, "012345678ABCDE000000"), 0);
+        }
+    }
+}
+
+static void test_leaf_of(void)
+{
+    static const struct {
+        const char *what;
+        const char *id;
+        int index;
+        const char *path;       /* in deferred/ */
+    } cases[] = {
+        {"last digits 3F", "012345678ABCDE00003F", 0x3F, "deferred/3/F"},
+        {"last digits 00", "012345678ABCDE000000", 0, "deferred/0/0"},
+        {"last digits FF", "06553F100F423F00FFFF", 255, "deferred/F/F"},
+        {"a long inode part", "000000001000021234567890ABCDEF", 0xEF, "deferred/E/F"},
+        {"lower case", "012345678abcde00003f", -1, ""},
+        {"too short", "short", -1, ""},
+        {"a path", "../../etc/passwd/3F", -1, ""},
+        {"empty", "", -1, ""},
+        {"NULL", NULL, -1, ""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct queue_leaf leaf;
+
+        CHECK_LONG(cases[i].what, queue_leaf_index(cases[i].id), cases[i].index);
+        CHECK_LONG(cases[i].what, queue_leaf_of(&leaf, QUEUE_DEFERRED, cases[i].id),
+                   cases[i].index < 0 ? -1 : 0);
+        CHECK_STR(cases[i].what, leaf.path, cases[i].path);
+        CHECK_LONG(cases[i].what, leaf.index, cases[i].index);
+    }
+    {
+        struct queue_leaf leaf;
+        CHECK_LONG("queue_leaf_of a bad state",
+                   queue_leaf_of(&leaf, (enum queue_state)9, "012345678ABCDE00003F"), -1);
+        CHECK_STR("queue_leaf_of a bad state: no path", leaf.path, "");
+    }
+}
+
+static void test_leaf_holds(void)
+{
+    static const struct {
+        const char *what;
+        const char *name;
+        int want;
+    } cases[] = {
+        {"an ID of the leaf", "012345678ABCDE00003F", 1},
+        {"another ID of the leaf", "06553F100F423F12343F", 1},
+        {"an ID of the next leaf", "012345678ABCDE000040", 0},
+        {"an ID of the mirror leaf", "012345678ABCDE0000F3", 0},
+        {"lower-case digits", "012345678ABCDE00003f", 0},
+        {"not an ID", "junk3F", 0},
+        {"an NFS temporary", ".nfs00000000003F", 0},
+        {"dot", ".", 0},
+        {"dot dot", "..", 0},
+        {"empty", "", 0},
+        {"41 characters", "012345678ABCDE000000000000000000000000003F", 0},
+    };
+    struct queue_leaf leaf;
+
+    queue_leaf_at(&leaf, QUEUE_ACTIVE, 0x3F);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK_LONG(cases[i].what, queue_leaf_holds(&leaf, cases[i].name), cases[i].want);
+}
+
+/* Every leaf: its own path, the path queue_path gives its messages, the
+ * same leaf back from an ID; siblings are consecutive. */
+static void test_leaf_all(void)
+{
+    char prev_parent[QUEUE_PATH_MAX] = "", seen[QUEUE_LEAF_COUNT] = {0};
+    int bad = 0, parents = 0;
+
+    for (int i = 0; i < QUEUE_LEAF_COUNT; i++) {
+        static const char hex[] = "0123456789ABCDEF";
+        char id[] = "012345678ABCDE0000XX", path[QUEUE_PATH_MAX], want[QUEUE_PATH_MAX * 2];
+        char parent[QUEUE_PATH_MAX];
+        struct queue_leaf leaf, back;
+
+        id[18] = hex[i / 16];
+        id[19] = hex[i % 16];
+        if (queue_leaf_at(&leaf, QUEUE_HOLD, i) < 0 || queue_leaf_of(&back, QUEUE_HOLD, id) < 0)
+            bad++;
+        queue_path(path, sizeof(path), QUEUE_HOLD, id);
+        snprintf(want, sizeof(want), "%s/%s", leaf.path, id);
+        if (strcmp(path, want) != 0 || back.index != i || strcmp(back.path, leaf.path) != 0
+            || !queue_leaf_holds(&leaf, id))
+            bad++;
+        queue_leaf_parent(&leaf, parent, sizeof(parent));
+        if (strcmp(parent, prev_parent) != 0) {
+            parents++;
+            snprintf(prev_parent, sizeof(prev_parent), "%s", parent);
+        }
+        if (seen[queue_leaf_index(id)]++)
+            bad++;
+    }
+    CHECK_LONG("every leaf agrees with queue_path and queue_leaf_of", bad, 0);
+    CHECK_LONG("leaves of one parent are consecutive", parents, 16);
 }
 
 /* --- the filesystem part --- */
@@ -269,6 +398,61 @@ static void test_walk(void)
     CHECK_LONG("walk bad state", queue_walk((enum queue_state)42, walk_fn, NULL, &w), -1);
 }
 
+struct strays {
+    int count;
+    char paths[8][64];
+};
+
+static void stray_fn(const char *path, void *ctx)
+{
+    struct strays *st = ctx;
+
+    if (st->count < 8)
+        snprintf(st->paths[st->count], sizeof(st->paths[0]), "%s", path);
+    st->count++;
+}
+
+static int stray_seen(const struct strays *st, const char *path)
+{
+    for (int i = 0; i < st->count && i < 8; i++)
+        if (strcmp(st->paths[i], path) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_walk_strays(void)
+{
+    static const char *const want[] = {
+        "hold/junk", "hold/.hidden", "hold/3/junk", "hold/G", "hold/AB", "hold/3/link",
+    };
+    struct strays st = {0};
+
+    /* hold/ is empty: the tree itself is not reported. */
+    CHECK_LONG("strays of a clean tree", queue_walk_strays(QUEUE_HOLD, stray_fn, &st), 0);
+    CHECK_LONG("none", st.count, 0);
+
+    CHECK_LONG("file at the top", touch("hold/junk"), 0);
+    CHECK_LONG("dot file at the top", touch("hold/.hidden"), 0);
+    CHECK_LONG("file beside leaves", touch("hold/3/junk"), 0);
+    CHECK_LONG("directory not of the tree", mkdir("hold/G", 0700), 0);
+    CHECK_LONG("two-digit directory", mkdir("hold/AB", 0700), 0);
+    CHECK_LONG("symbolic link beside leaves", symlink("/tmp", "hold/3/link"), 0);
+    CHECK_LONG("message in a leaf", touch("hold/3/F/06553F100F423F00003F"), 0);
+    CHECK_LONG("strays", queue_walk_strays(QUEUE_HOLD, stray_fn, &st), 0);
+    CHECK_LONG("strays found", st.count, 6);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        CHECK_TRUE(want[i], stray_seen(&st, want[i]));
+
+    memset(&st, 0, sizeof(st));
+    CHECK_LONG("rename a state away", rename("corrupt", "corrupt.saved"), 0);
+    CHECK_LONG("missing state dir is empty", queue_walk_strays(QUEUE_CORRUPT, stray_fn, &st), 0);
+    CHECK_LONG("nothing reported", st.count, 0);
+    rename("corrupt.saved", "corrupt");
+    CHECK_LONG("bad state", queue_walk_strays((enum queue_state)42, stray_fn, &st), -1);
+    CHECK_LONG("errno EINVAL", errno, EINVAL);
+    CHECK_LONG("no bad_fn", queue_walk_strays(QUEUE_HOLD, NULL, &st), -1);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -287,6 +471,10 @@ int main(void)
     test_id_valid();
     test_id_order();
     test_paths();
+    test_leaf_at();
+    test_leaf_of();
+    test_leaf_holds();
+    test_leaf_all();
 
     umask(077);                 /* public/ must still come out 0711 */
     top = mkdtemp(template);
@@ -297,6 +485,7 @@ int main(void)
     test_create();
     test_move_find();
     test_walk();
+    test_walk_strays();
     if (chdir("/") == 0)
         nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_finish("test_queue_dir");
