@@ -42,6 +42,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "cleanup.h"
+#include "fdio.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
@@ -405,7 +406,7 @@ static void commit_run(evutil_socket_t fd, short what, void *arg)
         struct conn *done = same_leaf(batch, c, c->txn.final_path);
         if (done != NULL) {
             c->sync_failed = done->sync_failed;
-        } else if (queue_sync_parent(c->txn.final_path) < 0) {
+        } else if (fdio_fsync_parent(c->txn.final_path) < 0) {
             msg_warn("%s: fsync directory of %s: %s", c->txn.queue_id,
                      c->txn.final_path, strerror(errno));
             c->sync_failed = 1;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "postsuper.h"
@@ -164,12 +165,8 @@ void ps_touch_parent(enum queue_state state, int leaf)
 
 static void sync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0 || fsync(fd) < 0)
+    if (fdio_fsync_dir(path) < 0)
         ps_warn("cannot flush %s to disk: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
 }
 
 /* The parents of touched leaves, each once (leaves that share a parent

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "dict_lmdb_private.h"
 #include "dict_text.h"
 #include "errtext.h"
+#include "fdio.h"
 #include "msg.h"
 
 #define MIB ((size_t)1 << 20)
@@ -49,19 +49,10 @@ static int lock_fd(int fd, int how)
 /* fsync the directory that holds `path` so a rename is durable. */
 static int sync_dir_of(const char *path, char *err, size_t errlen)
 {
-    char *copy = xstrdup(path);
-    const char *dir = dirname(copy);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0 || fsync(fd) < 0) {
-        errtext_set(err, errlen, "fsync directory %s: %s", dir, strerror(errno));
-        rc = -1;
-    }
-    if (fd >= 0)
-        close(fd);
-    xfree(copy);
-    return rc;
+    if (fdio_fsync_parent(path) == 0)
+        return 0;
+    errtext_set(err, errlen, "fsync the directory of %s: %s", path, strerror(errno));
+    return -1;
 }
 
 /* --- building: sort the source, write a new file, rename it into place --- */

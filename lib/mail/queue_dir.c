@@ -319,40 +319,6 @@ int queue_find(const char *id, enum queue_state *state)
     return -1;
 }
 
-int queue_sync_parent(const char *path)
-{
-    char dir[QUEUE_PATH_MAX * 2];
-    const char *slash;
-    int fd, rc, saved;
-
-    if (path == NULL) {
-        errno = EINVAL;
-        return -1;
-    }
-    slash = strrchr(path, '/');
-    if (slash == NULL) {
-        snprintf(dir, sizeof(dir), ".");
-    } else if (slash == path) {
-        snprintf(dir, sizeof(dir), "/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof(dir)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 /* --- walking --- */
 
 /* Leaf paths can hold any file name a hostile local user made. */

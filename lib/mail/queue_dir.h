@@ -107,7 +107,7 @@ int queue_dir_create(uid_t uid, gid_t gid);
 
 /*
  * rename(2) between states; 0 ok, -1 error (errno ENOENT: not there, EINVAL:
- * bad ID or state). Does not fsync: call queue_sync_parent() on the new path
+ * bad ID or state). Does not fsync: call fdio_fsync_parent() on the new path
  * when the move must be durable.
  */
 int queue_move(const char *id, enum queue_state from, enum queue_state to);
@@ -117,8 +117,6 @@ int queue_move(const char *id, enum queue_state from, enum queue_state to);
  * times over all states, since a message may be renamed while we look.
  */
 int queue_find(const char *id, enum queue_state *state);
-/* fsync the directory holding `path` (a file path relative to queue dir). */
-int queue_sync_parent(const char *path);
 
 /*
  * Iterate over all message files in a state, calling fn(id, ctx) for each

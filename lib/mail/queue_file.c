@@ -48,79 +48,12 @@ int qf_body_type_ok(const char *p, size_t n)
            || (n == 8 && memcmp(p, "8BITMIME", 8) == 0);
 }
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* "4.4.1": class digit 2, 4 or 5, then two groups of 1..3 digits. */
-int qf_dsn_ok(const char *p, size_t n)
-{
-    size_t i = 0;
-
-    if (n < 5 || n > 9 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
-        return 0;
-    i = 2;
-    for (int group = 0; group < 2; group++) {
-        size_t start = i;
-        while (i < n && is_digit(p[i]))
-            i++;
-        if (i == start || i - start > 3)
-            return 0;
-        if (group == 0) {
-            if (i >= n || p[i] != '.')
-                return 0;
-            i++;
-        }
-    }
-    return i == n;
-}
-
 int qf_rcpt_state_ok(char c)
 {
     return c == QF_RCPT_PENDING || c == QF_RCPT_DELIVERED || c == QF_RCPT_BOUNCED;
 }
 
 /* --- I/O loops --- */
-
-/* pread exactly n bytes at off; -1 on error or a file that shrank. */
-int qf_pread_full(int fd, void *buf, size_t n, off_t off)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t got = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        if (got == 0) {
-            errno = EIO;            /* shorter than fstat said */
-            return -1;
-        }
-        done += (size_t)got;
-    }
-    return 0;
-}
-
-int qf_pwrite_full(int fd, const char *p, size_t n, off_t off)
-{
-    while (n > 0) {
-        ssize_t done = pwrite(fd, p, n, off);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            return -1;
-        if (done == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += done;
-        n -= (size_t)done;
-        off += done;
-    }
-    return 0;
-}
 
 /* pwrite on an O_APPEND fd appends on Linux: refuse such descriptors. */
 int qf_fd_is_append(int fd)

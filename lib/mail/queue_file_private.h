@@ -22,17 +22,11 @@
 int qf_word_ok(const char *p, size_t n);
 /* "7BIT" or "8BITMIME". */
 int qf_body_type_ok(const char *p, size_t n);
-/* "4.4.1": class digit 2, 4 or 5, then two groups of 1..3 digits. */
-int qf_dsn_ok(const char *p, size_t n);
 /* P, D or B. */
 int qf_rcpt_state_ok(char c);
 
-/* --- I/O loops (EINTR retried) --- */
+/* --- I/O (whole reads and writes: fdio.h) --- */
 
-/* pread exactly n bytes at off; -1 on error or a file that shrank (EIO). */
-int qf_pread_full(int fd, void *buf, size_t n, off_t off);
-/* pwrite all n bytes at off; -1 on error. */
-int qf_pwrite_full(int fd, const char *p, size_t n, off_t off);
 /* Was fd opened O_APPEND (where pwrite appends on Linux)? */
 int qf_fd_is_append(int fd);
 

@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "dsn.h"
 #include "errtext.h"
+#include "fdio.h"
 #include "queue_file_private.h"
 
 #define WIN_SIZE (64 * 1024)          /* pread window; > QF_RECORD_MAX */
@@ -88,24 +90,6 @@ static int fail(struct qf_src *s, off_t off, const char *fmt, ...)
     return -1;
 }
 
-/* pread up to n bytes at off, stopping at end of file; bytes read or -1. */
-static ssize_t pread_some(int fd, void *buf, size_t n, off_t off)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t got = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            break;
-        done += (size_t)got;
-    }
-    return (ssize_t)done;
-}
-
 /*
  * Point *p at up to `n` bytes at `off` (off + n <= size). Returns how many
  * are there: n, or fewer when the file shrank while we read it (qmgr cut
@@ -128,7 +112,7 @@ static ssize_t src_bytes(struct qf_src *s, off_t off, size_t n, const unsigned c
     want = WIN_SIZE;
     if ((off_t)want > s->size - off)
         want = (size_t)(s->size - off);
-    got = pread_some(s->fd, s->win, want, off);
+    got = fdio_pread_upto(s->fd, s->win, want, off);
     if (got < 0) {
         s->win_len = 0;
         return fail(s, off, "read error (%s)", strerror(errno));
@@ -441,7 +425,7 @@ static int parse_delay(struct qf_src *s, struct queue_file *qf, off_t off,
                     index, qf->rcpt_count);
     p = sp + 1;
     sp = memchr(p, ' ', (size_t)(end - p));
-    if (sp == NULL || !qf_dsn_ok(p, (size_t)(sp - p)))
+    if (sp == NULL || dsn_prefix_len(p, (size_t)(sp - p), DSN_CLASS_NONE) != (size_t)(sp - p))
         return fail(s, off, "D record: bad DSN status");
     dsn = p;
     dsn_len = (size_t)(sp - p);

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dsn.h"
+#include "fdio.h"
 #include "queue_file_private.h"
 
 int queue_file_mark(int fd, struct qf_rcpt *rcpt, enum qf_rcpt_state state)
@@ -23,13 +25,13 @@ int queue_file_mark(int fd, struct qf_rcpt *rcpt, enum qf_rcpt_state state)
         errno = EINVAL;
         return -1;
     }
-    if (qf_pread_full(fd, buf, 3, rcpt->state_offset - 2) < 0)
+    if (fdio_pread_all(fd, buf, 3, rcpt->state_offset - 2) < 0)
         return -1;
     if (buf[0] != 'R' || buf[1] != ' ' || !qf_rcpt_state_ok(buf[2])) {
         errno = EINVAL;
         return -1;
     }
-    if (qf_pwrite_full(fd, &c, 1, rcpt->state_offset) < 0)
+    if (fdio_pwrite_all(fd, &c, 1, rcpt->state_offset) < 0)
         return -1;
     rcpt->state = c;
     return 0;
@@ -55,7 +57,7 @@ static int cut_partial_tail(int fd, off_t *size)
         return -1;
     }
     n = st.st_size < (off_t)sizeof(buf) ? (size_t)st.st_size : sizeof(buf);
-    if (qf_pread_full(fd, buf, n, st.st_size - (off_t)n) < 0)
+    if (fdio_pread_all(fd, buf, n, st.st_size - (off_t)n) < 0)
         return -1;
     if (buf[n - 1] == '\n')
         return 0;
@@ -79,7 +81,7 @@ int queue_file_append_delay(int fd, size_t index, time_t when, const char *dsn,
     if (reason == NULL)
         reason = "";
     reason_len = strlen(reason);
-    if (dsn == NULL || !qf_dsn_ok(dsn, strlen(dsn)) || index >= QF_RCPT_MAX || when < 0
+    if (dsn == NULL || !dsn_valid(dsn) || index >= QF_RCPT_MAX || when < 0
         || memchr(reason, '\n', reason_len) || memchr(reason, '\r', reason_len)) {
         errno = EINVAL;
         return -1;
@@ -96,7 +98,7 @@ int queue_file_append_delay(int fd, size_t index, time_t when, const char *dsn,
     line[head_len + reason_len] = '\n';
     if (cut_partial_tail(fd, &size) < 0)
         return -1;
-    if (qf_pwrite_full(fd, line, head_len + reason_len + 1, size) < 0) {
+    if (fdio_pwrite_all(fd, line, head_len + reason_len + 1, size) < 0) {
         int saved = errno;
         if (ftruncate(fd, size) < 0) {
             /* the reader ignores a partial last line; nothing more to do */

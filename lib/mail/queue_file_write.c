@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "errtext.h"
+#include "fdio.h"
 #include "queue_file_private.h"
 
 #define Z_LINE "Z 000000000000 000000000000\n"
@@ -179,9 +180,9 @@ int queue_file_finish(int fd, off_t content_size, off_t added_size,
     }
     /* The M record must end right where the content starts. */
     if (cur - content_size < QF_Z_OFFSET + 2
-        || qf_pread_full(fd, buf, 2, cur - content_size - 2) < 0
+        || fdio_pread_all(fd, buf, 2, cur - content_size - 2) < 0
         || memcmp(buf, "M\n", 2) != 0
-        || qf_pread_full(fd, buf, 2, QF_Z_OFFSET) < 0
+        || fdio_pread_all(fd, buf, 2, QF_Z_OFFSET) < 0
         || memcmp(buf, "Z ", 2) != 0) {
         errtext_set(err, errlen, "file offset does not follow the envelope and %lld "
                 "content bytes", (long long)content_size);
@@ -194,7 +195,7 @@ int queue_file_finish(int fd, off_t content_size, off_t added_size,
     }
     snprintf(buf, sizeof(buf), "%012lld %012lld", (long long)content_size,
              (long long)added_size);
-    if (qf_pwrite_full(fd, buf, 2 * QF_Z_DIGITS + 1, QF_Z_OFFSET + 2) < 0) {
+    if (fdio_pwrite_all(fd, buf, 2 * QF_Z_DIGITS + 1, QF_Z_OFFSET + 2) < 0) {
         errtext_set(err, errlen, "write Z record: %s", strerror(errno));
         return -1;
     }

@@ -21,85 +21,10 @@
 
 #include "alloc.h"
 #include "errtext.h"
+#include "htable.h"
 #include "queue_index_private.h"
 
 #define BATCH_CHANGES 10000
-
-/* A set of queue IDs: strings in one arena, open addressing on offsets. */
-struct idset {
-    char *arena;
-    size_t arena_len, arena_cap;
-    size_t *slots;              /* offset + 1, 0 = empty */
-    size_t nslots;              /* power of two */
-    size_t count;
-};
-
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    /* FNV's low bits mix poorly; the table uses them: finish with a mixer. */
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    return h;
-}
-
-/* The slot holding id, or the empty slot where it would go. */
-static size_t *idset_slot(struct idset *set, const char *id)
-{
-    size_t mask = set->nslots - 1;
-    size_t i = (size_t)id_hash(id) & mask;
-
-    while (set->slots[i] != 0 && strcmp(set->arena + set->slots[i] - 1, id) != 0)
-        i = (i + 1) & mask;
-    return &set->slots[i];
-}
-
-static int idset_has(struct idset *set, const char *id)
-{
-    return set->nslots != 0 && *idset_slot(set, id) != 0;
-}
-
-static void idset_grow(struct idset *set)
-{
-    size_t *old = set->slots, old_n = set->nslots;
-
-    set->nslots = old_n ? old_n * 2 : 1024;
-    set->slots = xcalloc(set->nslots, sizeof(*set->slots));
-    for (size_t i = 0; i < old_n; i++) {
-        if (old[i] != 0)
-            *idset_slot(set, set->arena + old[i] - 1) = old[i];
-    }
-    xfree(old);
-}
-
-static void idset_add(struct idset *set, const char *id)
-{
-    size_t len = strlen(id) + 1, *slot;
-
-    if ((set->count + 1) * 2 > set->nslots)
-        idset_grow(set);
-    slot = idset_slot(set, id);
-    if (*slot != 0)
-        return;
-    set->arena = xgrow(set->arena, &set->arena_cap, set->arena_len + len, 1);
-    memcpy(set->arena + set->arena_len, id, len);
-    *slot = set->arena_len + 1;
-    set->arena_len += len;
-    set->count++;
-}
-
-static void idset_free(struct idset *set)
-{
-    set->arena = xfree(set->arena);
-    set->slots = xfree(set->slots);
-    set->nslots = set->count = set->arena_len = set->arena_cap = 0;
-}
 
 struct reconcile {
     struct qindex *qi;
@@ -107,7 +32,7 @@ struct reconcile {
     struct qindex_repair_stats *stats;
     qindex_bad_fn on_bad;
     void *bad_ctx;
-    struct idset seen;
+    struct htable *seen;        /* queue IDs seen in the walk (values unused) */
     unsigned long changes;      /* in the current transaction */
     char *err;
     size_t errlen;
@@ -202,7 +127,7 @@ static int reconcile_one(const char *id, void *ctx)
     }
     had = got == 0 && qindex_record_peek(val.mv_data, val.mv_size, &state, &size) == 0;
     if (had && state == rc->state) {
-        idset_add(&rc->seen, id);
+        (void)htable_insert(rc->seen, id, NULL);
         return 0;
     }
     r = index_file(rc, id);
@@ -211,7 +136,7 @@ static int reconcile_one(const char *id, void *ctx)
     if (r == FILE_GONE)
         return 0;               /* the scan of the entries decides */
     if (r == FILE_INDEXED) {
-        idset_add(&rc->seen, id);
+        (void)htable_insert(rc->seen, id, NULL);
         if (had)
             rc->stats->fixed_state++;
         else
@@ -269,7 +194,7 @@ static int scan_entries(struct reconcile *rc, struct key_list *gone)
             id[key.mv_size] = '\0';
             if (queue_id_valid(id)
                 && qindex_record_peek(val.mv_data, val.mv_size, &state, &size) == 0
-                && (idset_has(&rc->seen, id) || file_exists(id))) {
+                && (htable_contains(rc->seen, id) || file_exists(id))) {
                 qindex_count_add(qi, state, size);
                 continue;
             }
@@ -350,6 +275,7 @@ int qindex_reconcile(struct qindex *qi, struct qindex_repair_stats *stats,
     rc.stats = stats;
     rc.on_bad = on_bad;
     rc.bad_ctx = ctx;
+    rc.seen = htable_create(0);
     rc.err = err;
     rc.errlen = errlen;
     if (reconcile_files(&rc) == 0 && scan_entries(&rc, &gone) == 0
@@ -360,6 +286,6 @@ int qindex_reconcile(struct qindex *qi, struct qindex_repair_stats *stats,
     for (size_t i = 0; i < gone.count; i++)
         xfree(gone.keys[i].mv_data);
     xfree(gone.keys);
-    idset_free(&rc.seen);
+    htable_free(rc.seen, NULL);
     return ret;
 }

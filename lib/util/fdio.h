@@ -30,6 +30,8 @@ int fdio_write_all(int fd, const void *buf, size_t len);
 ssize_t fdio_write_some(int fd, const void *buf, size_t len);
 /* Read until len bytes or end of file: bytes read, -1 on error. */
 ssize_t fdio_read_all(int fd, void *buf, size_t len);
+/* pwrite all len bytes at off (never on an O_APPEND descriptor: Linux appends). */
+int fdio_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* pread exactly len bytes at off (EIO when the file is shorter). */
 int fdio_pread_all(int fd, void *buf, size_t len, off_t off);
 /* pread up to len bytes at off, stopping at end of file: bytes read, -1. */

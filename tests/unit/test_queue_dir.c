@@ -325,9 +325,6 @@ static void test_move_find(void)
     CHECK_LONG("move to deferred", queue_move(id, QUEUE_ACTIVE, QUEUE_DEFERRED), 0);
     queue_path(path, sizeof(path), QUEUE_DEFERRED, id);
     CHECK_LONG("file at deferred path", access(path, F_OK), 0);
-    CHECK_LONG("sync parent", queue_sync_parent(path), 0);
-    CHECK_LONG("sync parent of a missing dir", queue_sync_parent("nowhere/x"), -1);
-    CHECK_LONG("sync parent of a bare name", queue_sync_parent("x"), 0);
     CHECK_LONG("find bad ID", queue_find("../../etc/passwd", &state), -1);
     CHECK_LONG("errno EINVAL", errno, EINVAL);
     CHECK_LONG("move bad ID", queue_move("nope", QUEUE_ACTIVE, QUEUE_HOLD), -1);
