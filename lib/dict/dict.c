@@ -16,33 +16,20 @@
 #include "dict.h"
 #include "dict_backend.h"
 #include "errtext.h"
-#include "strlist.h"
 #include "msg.h"
+#include "strlist.h"
 
 /* --- scratch helpers for backends --- */
 
-static const char *vformat(char **buf, size_t *cap, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+/* Replace the text of sb with the formatted text; returns it. */
+static const char *reformat(struct strbuf *sb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
-static const char *vformat(char **buf, size_t *cap, const char *fmt, va_list ap)
+static const char *reformat(struct strbuf *sb, const char *fmt, va_list ap)
 {
-    va_list copy;
-    int n;
-
-    va_copy(copy, ap);
-    n = vsnprintf(*buf, *cap, fmt, copy);
-    va_end(copy);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= *cap) {
-        *buf = xgrow(*buf, cap, (size_t)n + 1, 1);
-        vsnprintf(*buf, *cap, fmt, ap);
-    }
-    if (*buf == NULL) {
-        *buf = xgrow(*buf, cap, 1, 1);
-        **buf = '\0';
-    }
-    return *buf;
+    strbuf_reset(sb);
+    strbuf_vprintf(sb, fmt, ap);
+    return strbuf_str(sb);
 }
 
 const char *dict_set_where(struct dict *dict, const char *fmt, ...)
@@ -51,7 +38,7 @@ const char *dict_set_where(struct dict *dict, const char *fmt, ...)
     const char *text;
 
     va_start(ap, fmt);
-    text = vformat(&dict->where_buf, &dict->where_cap, fmt, ap);
+    text = reformat(&dict->where, fmt, ap);
     va_end(ap);
     return text;
 }
@@ -62,7 +49,7 @@ const char *dict_set_error(struct dict *dict, const char *fmt, ...)
     const char *text;
 
     va_start(ap, fmt);
-    text = vformat(&dict->error_buf, &dict->error_cap, fmt, ap);
+    text = reformat(&dict->error, fmt, ap);
     va_end(ap);
     if (!dict->tempfail_logged) {
         msg_warn("%s", text);
@@ -168,8 +155,8 @@ struct dict *dict_close(struct dict *dict)
         dict->ops->close(dict);
     xfree(dict->spec);
     xfree(dict->key_buf);
-    xfree(dict->where_buf);
-    xfree(dict->error_buf);
+    strbuf_free(&dict->where);
+    strbuf_free(&dict->error);
     xfree(dict);
     return NULL;
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "dict.h"
+#include "strbuf.h"
 
 struct dict_ops {
     const char *type;
@@ -43,10 +44,8 @@ struct dict {
     /* scratch owned by dict.c */
     char *key_buf;      /* the folded key / the search-order form */
     size_t key_cap;
-    char *where_buf;
-    size_t where_cap;
-    char *error_buf;
-    size_t error_cap;
+    struct strbuf where;        /* dict_set_where() */
+    struct strbuf error;        /* dict_set_error() */
     int tempfail_logged;
 };
 

@@ -19,47 +19,14 @@
 #include "errtext.h"
 #include "fdio.h"
 #include "queue_file_private.h"
+#include "strbuf.h"
 
 #define Z_LINE "Z 000000000000 000000000000\n"
 
-struct wbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void wb_add(struct wbuf *b, const char *data, size_t n)
+/* "T value\n": one record. */
+static void add_record(struct strbuf *b, char type, const char *value)
 {
-    b->p = xgrow(b->p, &b->cap, b->len + n + 1, 1);
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void wb_record(struct wbuf *b, char type, const char *value)
-{
-    char head[2] = {type, ' '};
-
-    wb_add(b, head, 2);
-    wb_add(b, value, strlen(value));
-    wb_add(b, "\n", 1);
-}
-
-static int write_full(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t done = write(fd, p, n);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            return -1;
-        if (done == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += done;
-        n -= (size_t)done;
-    }
-    return 0;
+    strbuf_printf(b, "%c %s\n", type, value);
 }
 
 static const char *or_empty(const char *s)
@@ -120,38 +87,30 @@ static int check_envelope(const struct queue_file *env, char *err, size_t errlen
 int queue_file_write_envelope(int fd, const struct queue_file *env,
                               char *err, size_t errlen)
 {
-    struct wbuf b = {0};
-    char line[64];
+    struct strbuf b = STRBUF_INIT;
     int rc;
 
     if (check_envelope(env, err, errlen) < 0) {
         errno = EINVAL;
         return -1;
     }
-    snprintf(line, sizeof(line), "%s %d\n", QF_MAGIC, QUEUE_FILE_VERSION);
-    wb_add(&b, line, strlen(line));
-    wb_add(&b, Z_LINE, strlen(Z_LINE));
-    snprintf(line, sizeof(line), "%lld.%06ld", (long long)env->arrival.tv_sec,
-             (long)env->arrival.tv_usec);
-    wb_record(&b, 'T', line);
-    wb_record(&b, 'S', or_empty(env->sender));
-    wb_record(&b, 'N', or_empty(env->client_name));
-    wb_record(&b, 'A', or_empty(env->client_addr));
-    wb_record(&b, 'H', or_empty(env->helo));
-    wb_record(&b, 'P', env->protocol);
-    wb_record(&b, 'B', env->body_type);
-    wb_record(&b, 'I', or_empty(env->message_id));
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        char head[4] = {'R', ' ', env->rcpts[i].state, ' '};
-        wb_add(&b, head, 4);
-        wb_add(&b, env->rcpts[i].address, strlen(env->rcpts[i].address));
-        wb_add(&b, "\n", 1);
-    }
-    wb_add(&b, "M\n", 2);
-    rc = write_full(fd, b.p, b.len);
+    strbuf_printf(&b, "%s %d\n%s", QF_MAGIC, QUEUE_FILE_VERSION, Z_LINE);
+    strbuf_printf(&b, "T %lld.%06ld\n", (long long)env->arrival.tv_sec,
+                  (long)env->arrival.tv_usec);
+    add_record(&b, 'S', or_empty(env->sender));
+    add_record(&b, 'N', or_empty(env->client_name));
+    add_record(&b, 'A', or_empty(env->client_addr));
+    add_record(&b, 'H', or_empty(env->helo));
+    add_record(&b, 'P', env->protocol);
+    add_record(&b, 'B', env->body_type);
+    add_record(&b, 'I', or_empty(env->message_id));
+    for (size_t i = 0; i < env->rcpt_count; i++)
+        strbuf_printf(&b, "R %c %s\n", env->rcpts[i].state, env->rcpts[i].address);
+    strbuf_add_str(&b, "M\n");
+    rc = fdio_write_all(fd, strbuf_str(&b), strbuf_len(&b));
     if (rc < 0)
         errtext_set(err, errlen, "write envelope: %s", strerror(errno));
-    xfree(b.p);
+    strbuf_free(&b);
     return rc;
 }
 
@@ -189,7 +148,7 @@ int queue_file_finish(int fd, off_t content_size, off_t added_size,
         errno = EINVAL;
         return -1;
     }
-    if (write_full(fd, "E\n", 2) < 0) {
+    if (fdio_write_all(fd, "E\n", 2) < 0) {
         errtext_set(err, errlen, "write end marker: %s", strerror(errno));
         return -1;
     }

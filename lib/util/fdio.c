@@ -36,12 +36,14 @@ ssize_t fdio_write_some(int fd, const void *buf, size_t len)
     return (ssize_t)done;
 }
 
-int fdio_write_all(int fd, const void *buf, size_t len)
+
+/* write() or, at off >= 0, pwrite() all len bytes. */
+static int write_whole(int fd, const void *buf, size_t len, off_t off)
 {
     const char *p = buf;
 
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -53,68 +55,59 @@ int fdio_write_all(int fd, const void *buf, size_t len)
         }
         p += n;
         len -= (size_t)n;
+        if (off >= 0)
+            off += n;
     }
     return 0;
+}
+
+int fdio_write_all(int fd, const void *buf, size_t len)
+{
+    return write_whole(fd, buf, len, -1);
 }
 
 int fdio_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-    const char *p = buf;
+    if (off < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return write_whole(fd, buf, len, off);
+}
 
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
+/* read() or, at off >= 0, pread() until len bytes or end of file. */
+static ssize_t read_upto(int fd, void *buf, size_t len, off_t off)
+{
+    char *p = buf;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = off < 0 ? read(fd, p + done, len - done)
+                            : pread(fd, p + done, len - done, off + (off_t)done);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -1;
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += n;
+        if (n == 0)
+            break;
+        done += (size_t)n;
     }
-    return 0;
+    return (ssize_t)done;
 }
 
 ssize_t fdio_read_all(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = read(fd, p + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        done += (size_t)n;
-    }
-    return (ssize_t)done;
+    return read_upto(fd, buf, len, -1);
 }
 
 ssize_t fdio_pread_upto(int fd, void *buf, size_t len, off_t off)
 {
-    char *p = buf;
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        done += (size_t)n;
+    if (off < 0) {
+        errno = EINVAL;
+        return -1;
     }
-    return (ssize_t)done;
+    return read_upto(fd, buf, len, off);
 }
 
 int fdio_pread_all(int fd, void *buf, size_t len, off_t off)
