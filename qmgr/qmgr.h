@@ -25,13 +25,14 @@
  *                   recipient results in the file, completion (remove or
  *                   defer with back-off) and the set of active IDs.
  *   qmgr_route.c    the routing tables (lib/mail/route.h): loaded at start-up,
- *                   a broken configuration defers mail (4.3.5) and is
+ *                   a broken configuration defers mail (DSN_CONFIG) and is
  *                   retried.
  *   qmgr_dest.c     per-next-hop queues of jobs, concurrency limits and the
  *                   round-robin dispatcher.
  *   qmgr_deliver.c  connections to private/smtp: one request at a time per
  *                   connection, reuse of idle connections, timeouts.
- *   qmgr_hash.c     a small string-keyed hash table.
+ * Tables by ID or next hop (active messages, destinations, pending index
+ * changes) are lib/util/htable.h tables.
  *
  * Memory: a message owns its queue_file envelope (no content) and its open
  * file descriptor; a job owns its recipient index array and belongs to its
@@ -56,21 +57,6 @@
 struct event_base;
 struct qindex;
 struct qmgr_ctl_client;
-
-/* --- qmgr_hash.c --- */
-
-struct qmgr_hash;
-
-struct qmgr_hash *qmgr_hash_create(void);
-/* The value stored under key, or NULL. */
-void *qmgr_hash_find(const struct qmgr_hash *h, const char *key);
-/* Store value under key (key is copied; must not be present yet). */
-void qmgr_hash_insert(struct qmgr_hash *h, const char *key, void *value);
-/* Remove key; returns its value or NULL. */
-void *qmgr_hash_remove(struct qmgr_hash *h, const char *key);
-size_t qmgr_hash_count(const struct qmgr_hash *h);
-/* Free the table, calling fn(value) for every entry first (fn may be NULL). */
-void qmgr_hash_free(struct qmgr_hash *h, void (*fn)(void *value));
 
 /* --- qmgr.c --- */
 
@@ -144,7 +130,7 @@ void qmgr_message_trace(struct qmgr_message *msg, const char *line);
 void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
                               enum qmgr_status status, const char *dsn,
                               const char *relay, const char *reason);
-/* A recipient the agent never reported on: deferred, 4.3.0. */
+/* A recipient the agent never reported on: deferred, DSN_TEMP_SYSTEM. */
 void qmgr_message_rcpt_failed(struct qmgr_message *msg, size_t index,
                               const char *reason);
 /* A job of msg is finished; completes the message after its last job. */
@@ -157,7 +143,7 @@ struct route_result;
 /* Load the routing configuration (failure: logged, mail deferred, retried). */
 void qmgr_route_init(void);
 /*
- * The route of one recipient (route_resolve()), or ROUTE_DEFER with 4.3.5
+ * The route of one recipient (route_resolve()), or ROUTE_DEFER with DSN_CONFIG
  * while the routing configuration cannot be loaded.
  */
 int qmgr_route(const char *rcpt, const char *sender, struct route_result *res);
@@ -302,12 +288,12 @@ int qmgr_trigger_handle(const struct attr_msg *in, char *err, size_t errlen);
 /* A client connected to private/qmgr (triggers and control requests alike). */
 void qmgr_ctl_accept(int fd);
 /* Watch events for the clients watching msg. */
-void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,
+void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, enum qmgr_status status,
                    const char *dsn, const char *relay, const char *reply);
 void qmgr_ctl_trace(struct qmgr_message *msg, const char *line);
 /*
- * msg leaves the active set in `state` ("removed", "bounced", "deferred",
- * "hold", "deleted", "incoming"): watchers get event=done, withdraw
+ * msg leaves the active set in `state` (QMGR_DONE_* of mail_proto.h):
+ * watchers get event=done, withdraw
  * requests their reply (withdraw_error NULL: status=ok state=done), and
  * every one of them is unlinked from msg.
  */

@@ -48,13 +48,13 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "errtext.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "qmgr.h"
 #include "queue_index.h"
 
 #define ERR_MAX 256
-#define REASON_MAX 512
 #define WATCH_OUTPUT_MAX (4 * 1024 * 1024)
 
 /* What handling one request came to. */
@@ -89,49 +89,44 @@ static struct evbuffer *out_of(struct qmgr_ctl_client *cl)
     return bufferevent_get_output(cl->bev);
 }
 
-/* A text attribute with CR, LF and NUL replaced (they cannot be sent). */
-static void put_clean(struct evbuffer *out, const char *name, const char *value)
-{
-    char buf[REASON_MAX];
-    size_t i;
-
-    if (value == NULL)
-        value = "";
-    if (attr_value_ok(value) && strlen(value) < sizeof(buf)) {
-        attr_put_str(out, name, value);
-        return;
-    }
-    for (i = 0; value[i] != '\0' && i < sizeof(buf) - 1; i++)
-        buf[i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
-    buf[i] = '\0';
-    attr_put_str(out, name, buf);
-}
-
 static void reply_ok(struct qmgr_ctl_client *cl)
 {
-    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
-    attr_put_end(out_of(cl));
+    struct proto_out out;
+
+    proto_begin(&out, out_of(cl), &proto_ok_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_OK);
+    proto_end(&out);
 }
 
 static void reply_count(struct qmgr_ctl_client *cl, unsigned long count)
 {
-    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
-    attr_put_long(out_of(cl), "count", (long)count);
-    attr_put_end(out_of(cl));
+    struct proto_out out;
+
+    proto_begin(&out, out_of(cl), &proto_qmgr_count_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_OK);
+    proto_put_long(&out, MAIL_ATTR_COUNT, (long)count);
+    proto_end(&out);
 }
 
+/* withdraw: QMGR_WITHDRAW_DONE or QMGR_WITHDRAW_NOT_ACTIVE. */
 static void reply_state(struct qmgr_ctl_client *cl, const char *state)
 {
-    attr_put_str(out_of(cl), "status", PROTO_STATUS_OK);
-    attr_put_str(out_of(cl), "state", state);
-    attr_put_end(out_of(cl));
+    struct proto_out out;
+
+    proto_begin(&out, out_of(cl), &proto_qmgr_withdraw_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_OK);
+    proto_put_str(&out, MAIL_ATTR_STATE, state);
+    proto_end(&out);
 }
 
 static void reply_error(struct qmgr_ctl_client *cl, const char *reason)
 {
-    attr_put_str(out_of(cl), "status", PROTO_STATUS_ERROR);
-    put_clean(out_of(cl), "reason", reason);
-    attr_put_end(out_of(cl));
+    struct proto_out out;
+
+    proto_begin(&out, out_of(cl), &proto_error_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_ERROR);
+    proto_put_text(&out, MAIL_ATTR_REASON, reason);
+    proto_end(&out);
 }
 
 /* --- client life --- */
@@ -208,9 +203,7 @@ static void flush_done(unsigned long count, void *ctx)
 
 static enum ctl_outcome req_flush(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", NULL };
-
-    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&cl->in, &proto_qmgr_flush, err, errlen) < 0)
         return BAD;
     cl->busy = 1;
     cl->flush = qmgr_flush_start(flush_done, cl);
@@ -251,14 +244,13 @@ static int site_match(const struct qindex_entry *e, void *ctx)
 
 static enum ctl_outcome req_flush_site(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", "site", NULL };
     struct site_walk walk = { 0 };
     char why[QINDEX_ERR_MAX];
     struct qindex *qi;
 
-    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&cl->in, &proto_qmgr_flush_site, err, errlen) < 0)
         return BAD;
-    walk.site = attr_get(&cl->in, "site");
+    walk.site = attr_get(&cl->in, MAIL_ATTR_SITE);
     if (walk.site[0] == '\0' || strchr(walk.site, '@') != NULL) {
         reply_error(cl, "site must be a domain name");
         return HANDLED;
@@ -334,19 +326,17 @@ static const char *deliver_where(const char *id, enum queue_state *state, char *
 
 static enum ctl_outcome req_deliver_now(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", "queue_id", NULL };
-    static const char *const optional[] = { "watch", "verbose", NULL };
-    char buf[REASON_MAX];
+    char buf[PROTO_TEXT_MAX + 1];
     const char *id, *why = NULL;
     struct qmgr_message *msg = NULL;
     enum queue_state state;
     int watch, verbose;
 
-    if (attr_check(&cl->in, attrs, optional, NULL, err, errlen) < 0)
+    if (proto_check(&cl->in, &proto_qmgr_deliver_now, err, errlen) < 0)
         return BAD;
-    id = attr_get(&cl->in, "queue_id");
-    watch = attr_find(&cl->in, "watch") != NULL;
-    verbose = attr_find(&cl->in, "verbose") != NULL;
+    id = attr_get(&cl->in, MAIL_ATTR_QUEUE_ID);
+    watch = attr_find(&cl->in, MAIL_ATTR_WATCH) != NULL;
+    verbose = attr_find(&cl->in, MAIL_ATTR_VERBOSE) != NULL;
     if (!queue_id_valid(id)) {
         reply_error(cl, "invalid queue ID");
         return HANDLED;
@@ -401,22 +391,21 @@ static int parse_action(const char *text, enum qmgr_withdraw *action)
 
 static enum ctl_outcome req_withdraw(struct qmgr_ctl_client *cl, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", "queue_id", "action", NULL };
     enum qmgr_withdraw action;
     struct qmgr_message *msg;
     const char *id;
 
-    if (attr_check(&cl->in, attrs, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&cl->in, &proto_qmgr_withdraw, err, errlen) < 0)
         return BAD;
-    if (parse_action(attr_get(&cl->in, "action"), &action) < 0) {
-        snprintf(err, errlen, "unknown withdraw action \"%.64s\"",
-                 attr_get(&cl->in, "action"));
+    if (parse_action(attr_get(&cl->in, MAIL_ATTR_ACTION), &action) < 0) {
+        errtext_set(err, errlen, "unknown withdraw action \"%.64s\"",
+                    attr_get(&cl->in, MAIL_ATTR_ACTION));
         return BAD;
     }
-    id = attr_get(&cl->in, "queue_id");
+    id = attr_get(&cl->in, MAIL_ATTR_QUEUE_ID);
     msg = queue_id_valid(id) ? qmgr_message_find(id) : NULL;
     if (msg == NULL) {
-        reply_state(cl, "not_active");
+        reply_state(cl, QMGR_WITHDRAW_NOT_ACTIVE);
         return HANDLED;
     }
     if (qmgr_message_withdraw(msg, action, cl) < 0) {
@@ -428,32 +417,46 @@ static enum ctl_outcome req_withdraw(struct qmgr_ctl_client *cl, char *err, size
 
 /* --- events from the message --- */
 
-void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, const char *status,
+static const char *status_value(enum qmgr_status status)
+{
+    switch (status) {
+    case QMGR_SENT:
+        return QMGR_STATUS_SENT;
+    case QMGR_BOUNCED:
+        return QMGR_STATUS_BOUNCED;
+    default:
+        return QMGR_STATUS_DEFERRED;
+    }
+}
+
+void qmgr_ctl_rcpt(struct qmgr_message *msg, const char *address, enum qmgr_status status,
                    const char *dsn, const char *relay, const char *reply)
 {
     for (struct qmgr_ctl_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
-        struct evbuffer *out = out_of(cl);
+        struct proto_out out;
 
-        attr_put_str(out, "event", QMGR_EVENT_RCPT);
-        put_clean(out, "address", address);
-        attr_put_str(out, "status", status);
-        put_clean(out, "dsn", dsn);
-        put_clean(out, "relay", relay);
-        put_clean(out, "reply", reply);
-        attr_put_end(out);
+        proto_begin(&out, out_of(cl), &proto_qmgr_rcpt_event);
+        proto_put_str(&out, MAIL_ATTR_EVENT, QMGR_EVENT_RCPT);
+        proto_put_text(&out, MAIL_ATTR_ADDRESS, address);
+        proto_put_str(&out, MAIL_ATTR_STATUS, status_value(status));
+        proto_put_text(&out, MAIL_ATTR_DSN, dsn);
+        proto_put_text(&out, MAIL_ATTR_RELAY, relay);
+        proto_put_text(&out, MAIL_ATTR_REPLY, reply);
+        proto_end(&out);
     }
 }
 
 void qmgr_ctl_trace(struct qmgr_message *msg, const char *line)
 {
     for (struct qmgr_ctl_client *cl = msg->watchers; cl != NULL; cl = cl->next) {
-        struct evbuffer *out = out_of(cl);
+        struct proto_out out;
 
-        if (!cl->verbose || evbuffer_get_length(out) > WATCH_OUTPUT_MAX)
+        if (!cl->verbose || evbuffer_get_length(out_of(cl)) > WATCH_OUTPUT_MAX)
             continue;
-        attr_put_str(out, "event", QMGR_EVENT_TRACE);
-        put_clean(out, "line", line);
-        attr_put_end(out);
+        proto_begin(&out, out_of(cl), &proto_qmgr_trace_event);
+        proto_put_str(&out, MAIL_ATTR_EVENT, QMGR_EVENT_TRACE);
+        proto_put_text(&out, MAIL_ATTR_LINE, line);
+        proto_end(&out);
     }
 }
 
@@ -462,12 +465,13 @@ void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
 {
     while (msg->watchers != NULL) {
         struct qmgr_ctl_client *cl = msg->watchers;
-        struct evbuffer *out = out_of(cl);
+        struct proto_out out;
 
-        attr_put_str(out, "event", QMGR_EVENT_DONE);
-        attr_put_str(out, "queue_id", msg->id);
-        attr_put_str(out, "state", state);
-        attr_put_end(out);
+        proto_begin(&out, out_of(cl), &proto_qmgr_done_event);
+        proto_put_str(&out, MAIL_ATTR_EVENT, QMGR_EVENT_DONE);
+        proto_put_str(&out, MAIL_ATTR_QUEUE_ID, msg->id);
+        proto_put_str(&out, MAIL_ATTR_STATE, state);
+        proto_end(&out);
         client_release(cl);
     }
     while (msg->withdrawers != NULL) {
@@ -476,7 +480,7 @@ void qmgr_ctl_message_end(struct qmgr_message *msg, const char *state,
         if (withdraw_error != NULL)
             reply_error(cl, withdraw_error);
         else
-            reply_state(cl, "done");
+            reply_state(cl, QMGR_WITHDRAW_DONE);
         client_release(cl);
     }
     msg->verbose = 0;
@@ -504,10 +508,10 @@ static const struct control_request control_requests[] = {
 static enum ctl_outcome client_request(struct qmgr_ctl_client *cl, char *err,
                                        size_t errlen)
 {
-    const char *req = attr_get(&cl->in, "req");
+    const char *req = attr_get(&cl->in, MAIL_ATTR_REQ);
 
     if (req == NULL) {
-        snprintf(err, errlen, "request without req attribute");
+        errtext_set(err, errlen, "request without %s attribute", MAIL_ATTR_REQ);
         return BAD;
     }
     if (qmgr_trigger_known(req)) {
@@ -519,7 +523,7 @@ static enum ctl_outcome client_request(struct qmgr_ctl_client *cl, char *err,
         if (strcmp(req, control_requests[i].name) == 0)
             return control_requests[i].handle(cl, err, errlen);
     }
-    snprintf(err, errlen, "unknown request \"%.64s\"", req);
+    errtext_set(err, errlen, "unknown request \"%.64s\"", req);
     return BAD;
 }
 

@@ -9,7 +9,7 @@
  *
  * Failures: a broken connection, a protocol error or a request that takes
  * longer than ipc_timeout ends the job; every recipient without an event is
- * deferred (4.3.0 "delivery agent failed"), never lost. When private/smtp
+ * deferred (DSN_TEMP_SYSTEM "delivery agent failed"), never lost. When private/smtp
  * cannot be connected to (no listener yet, backlog full), no mail is
  * deferred: the dispatcher waits and retries with a back-off of
  * RETRY_MIN_MS .. RETRY_MAX_MS.
@@ -44,6 +44,8 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "dsn.h"
+#include "errtext.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
@@ -165,30 +167,6 @@ static void conn_fail(struct qmgr_conn *c, const char *why)
 
 /* --- replies --- */
 
-/* "4.4.1": class 2, 4 or 5, then two groups of 1..3 digits. */
-static int dsn_ok(const char *dsn)
-{
-    const char *p = dsn;
-
-    if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
-        return 0;
-    p += 2;
-    for (int group = 0; group < 2; group++) {
-        size_t n = 0;
-        while (p[n] >= '0' && p[n] <= '9')
-            n++;
-        if (n == 0 || n > 3)
-            return 0;
-        p += n;
-        if (group == 0) {
-            if (*p != '.')
-                return 0;
-            p++;
-        }
-    }
-    return *p == '\0';
-}
-
 static int parse_status(const char *text, enum qmgr_status *status)
 {
     if (strcmp(text, SMTP_STATUS_SENT) == 0)
@@ -221,60 +199,57 @@ static long job_find(const struct qmgr_job *job, size_t index)
 
 static int handle_rcpt(struct qmgr_conn *c, char *err, size_t errlen)
 {
-    static const char *const required[] = {
-        "event", "index", "status", "dsn", "relay", "reply", NULL
-    };
     struct qmgr_job *job = c->job;
     enum qmgr_status status;
     long index, pos;
     const char *dsn;
 
-    if (attr_check(&c->in, required, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&c->in, &proto_smtp_rcpt_event, err, errlen) < 0)
         return -1;
-    if (attr_get_long(&c->in, "index", &index) < 0 || index < 0
+    if (attr_get_long(&c->in, MAIL_ATTR_INDEX, &index) < 0 || index < 0
         || (pos = job_find(job, (size_t)index)) < 0) {
-        snprintf(err, errlen, "event for a recipient not in the request: %s",
-                 attr_get(&c->in, "index"));
+        errtext_set(err, errlen, "event for a recipient not in the request: %s",
+                    attr_get(&c->in, MAIL_ATTR_INDEX));
         return -1;
     }
     if (job->rcpt[pos].seen) {
-        snprintf(err, errlen, "second event for recipient %ld", index);
+        errtext_set(err, errlen, "second event for recipient %ld", index);
         return -1;
     }
-    if (parse_status(attr_get(&c->in, "status"), &status) < 0) {
-        snprintf(err, errlen, "bad status \"%s\"", attr_get(&c->in, "status"));
+    if (parse_status(attr_get(&c->in, MAIL_ATTR_STATUS), &status) < 0) {
+        errtext_set(err, errlen, "bad status \"%s\"", attr_get(&c->in, MAIL_ATTR_STATUS));
         return -1;
     }
-    dsn = attr_get(&c->in, "dsn");
-    if (!dsn_ok(dsn)) {
-        snprintf(err, errlen, "bad dsn \"%s\"", dsn);
+    dsn = attr_get(&c->in, MAIL_ATTR_DSN);
+    if (!dsn_valid(dsn)) {
+        errtext_set(err, errlen, "bad dsn \"%s\"", dsn);
         return -1;
     }
     job->rcpt[pos].seen = 1;
     qmgr_message_rcpt_result(job->msg, (size_t)index, status, dsn,
-                             attr_get(&c->in, "relay"), attr_get(&c->in, "reply"));
+                             attr_get(&c->in, MAIL_ATTR_RELAY),
+                             attr_get(&c->in, MAIL_ATTR_REPLY));
     return 0;
 }
 
 static int handle_trace(struct qmgr_conn *c, char *err, size_t errlen)
 {
-    static const char *const required[] = { "event", "line", NULL };
-
-    if (attr_check(&c->in, required, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&c->in, &proto_smtp_trace_event, err, errlen) < 0)
         return -1;
-    qmgr_message_trace(c->job->msg, attr_get(&c->in, "line"));
+    qmgr_message_trace(c->job->msg, attr_get(&c->in, MAIL_ATTR_LINE));
     return 0;
 }
 
 static int handle_done(struct qmgr_conn *c, char *err, size_t errlen)
 {
-    static const char *const required[] = { "event", "queue_id", NULL };
+    const char *id;
 
-    if (attr_check(&c->in, required, NULL, NULL, err, errlen) < 0)
+    if (proto_check(&c->in, &proto_smtp_done_event, err, errlen) < 0)
         return -1;
-    if (strcmp(attr_get(&c->in, "queue_id"), c->job->msg->id) != 0) {
-        snprintf(err, errlen, "done for queue_id %s, expected %s",
-                 attr_get(&c->in, "queue_id"), c->job->msg->id);
+    id = attr_get(&c->in, MAIL_ATTR_QUEUE_ID);
+    if (strcmp(id, c->job->msg->id) != 0) {
+        errtext_set(err, errlen, "done for %s %s, expected %s", MAIL_ATTR_QUEUE_ID, id,
+                    c->job->msg->id);
         return -1;
     }
     return 0;
@@ -320,14 +295,14 @@ static void conn_read(struct bufferevent *bev, void *arg)
             conn_fail(c, err);
             return;
         }
-        event = attr_get(&c->in, "event");
+        event = attr_get(&c->in, MAIL_ATTR_EVENT);
         if (c->job == NULL) {
             conn_fail(c, "message from delivery agent while no request is open");
             return;
         }
         if (event != NULL && strcmp(event, SMTP_EVENT_RCPT) == 0) {
             rc = handle_rcpt(c, err, sizeof(err));
-        } else if (event != NULL && strcmp(event, QMGR_EVENT_TRACE) == 0) {
+        } else if (event != NULL && strcmp(event, SMTP_EVENT_TRACE) == 0) {
             rc = handle_trace(c, err, sizeof(err));
         } else if (event != NULL && strcmp(event, SMTP_EVENT_DONE) == 0) {
             rc = handle_done(c, err, sizeof(err));
@@ -337,7 +312,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
                 return;
             }
         } else {
-            snprintf(err, sizeof(err), "unknown event \"%s\"", event ? event : "(none)");
+            errtext_set(err, sizeof(err), "unknown event \"%s\"", event ? event : "(none)");
             rc = -1;
         }
         attr_msg_reset(&c->in);
@@ -443,25 +418,26 @@ struct qmgr_conn *qmgr_conn_get(void)
 
 void qmgr_conn_send(struct qmgr_conn *c, struct qmgr_job *job)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     struct timeval tv = { var_ipc_timeout, 0 };
+    struct proto_out out;
     char path[QUEUE_PATH_MAX];
     char rcpt[QF_VALUE_MAX + 32];
 
     c->job = job;
     queue_path(path, sizeof(path), QUEUE_ACTIVE, job->msg->id);
-    attr_put_str(out, "req", SMTP_REQ_DELIVER);
-    attr_put_str(out, "queue_id", job->msg->id);
-    attr_put_str(out, "queue_file", path);
-    attr_put_str(out, "nexthop", qmgr_job_nexthop(job));
+    proto_begin(&out, bufferevent_get_output(c->bev), &proto_smtp_deliver);
+    proto_put_str(&out, MAIL_ATTR_REQ, SMTP_REQ_DELIVER);
+    proto_put_str(&out, MAIL_ATTR_QUEUE_ID, job->msg->id);
+    proto_put_str(&out, MAIL_ATTR_QUEUE_FILE, path);
+    proto_put_str(&out, MAIL_ATTR_NEXTHOP, qmgr_job_nexthop(job));
     if (job->msg->verbose > 0)
-        attr_put_str(out, "verbose", "1");
+        proto_put_str(&out, MAIL_ATTR_VERBOSE, PROTO_FLAG_ON);
     for (size_t i = 0; i < job->count; i++) {
         size_t index = job->rcpt[i].index;
         snprintf(rcpt, sizeof(rcpt), "%zu %s", index, job->msg->qf.rcpts[index].address);
-        attr_put_str(out, "rcpt", rcpt);
+        proto_put_str(&out, MAIL_ATTR_RCPT, rcpt);
     }
-    attr_put_end(out);
+    proto_end(&out);
     evtimer_add(c->timer, &tv);
     msg_debug("%s: delivery request to %s, %zu recipient(s)", job->msg->id,
               qmgr_job_nexthop(job), job->count);

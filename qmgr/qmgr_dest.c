@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "htable.h"
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
@@ -42,7 +43,7 @@ struct qmgr_dest {
     struct qmgr_dest *ring_next;
 };
 
-static struct qmgr_hash *dests;
+static struct htable *dests;
 static struct qmgr_dest *ring_head, *ring_tail;
 static struct qmgr_job *urgent_head, *urgent_tail;
 static unsigned busy;
@@ -59,13 +60,13 @@ static struct qmgr_dest *dest_get(const char *nexthop)
     struct qmgr_dest *dest;
 
     if (dests == NULL)
-        dests = qmgr_hash_create();
-    dest = qmgr_hash_find(dests, nexthop);
+        dests = htable_create(0);
+    dest = htable_find(dests, nexthop);
     if (dest != NULL)
         return dest;
     dest = xcalloc(1, sizeof(*dest));
     dest->nexthop = xstrdup(nexthop);
-    qmgr_hash_insert(dests, nexthop, dest);
+    (void)htable_insert(dests, nexthop, dest);
     return dest;
 }
 
@@ -110,7 +111,7 @@ static void dest_update(struct qmgr_dest *dest)
         return;
     }
     if (dest->head == NULL && dest->active == 0 && dest->urgent == 0) {
-        qmgr_hash_remove(dests, dest->nexthop);
+        htable_remove(dests, dest->nexthop);
         xfree(dest->nexthop);
         xfree(dest);
     }

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "htable.h"
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
@@ -61,7 +62,7 @@ struct change {
 static struct qindex *qi;
 static struct change *changes;
 static size_t change_count, change_cap;
-static struct qmgr_hash *pending;
+static struct htable *pending;
 static struct event *commit_event;
 static unsigned long commit_failures;
 
@@ -133,7 +134,7 @@ void qmgr_index_init(void)
 {
     char err[QINDEX_ERR_MAX];
 
-    pending = qmgr_hash_create();
+    pending = htable_create(0);
     commit_event = event_new(qmgr_base(), -1, 0, commit_now, NULL);
     if (commit_event == NULL)
         msg_fatal("cannot create event");
@@ -160,7 +161,7 @@ static void change_clear(struct change *c)
 /* The pending change of id, or NULL. */
 static struct change *change_find(const char *id)
 {
-    uintptr_t slot = (uintptr_t)qmgr_hash_find(pending, id);
+    uintptr_t slot = (uintptr_t)htable_find(pending, id);
 
     return slot ? &changes[slot - 1] : NULL;
 }
@@ -175,7 +176,7 @@ static struct change *change_slot(const char *id, enum change_type type)
         c = &changes[change_count++];
         memset(c, 0, sizeof(*c));
         snprintf(c->id, sizeof(c->id), "%s", id);
-        qmgr_hash_insert(pending, c->id, (void *)(uintptr_t)change_count);
+        (void)htable_insert(pending, c->id, (void *)(uintptr_t)change_count);
         event_active(commit_event, EV_TIMEOUT, 1);
     }
     change_clear(c);
@@ -322,7 +323,7 @@ static int apply(const struct change *c)
 static void changes_reset(void)
 {
     for (size_t i = 0; i < change_count; i++) {
-        qmgr_hash_remove(pending, changes[i].id);
+        htable_remove(pending, changes[i].id);
         change_clear(&changes[i]);
     }
     change_count = 0;

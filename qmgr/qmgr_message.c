@@ -58,33 +58,37 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "delivery_log.h"
+#include "dsn.h"
+#include "htable.h"
+#include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
 #include "route.h"
 
-static struct qmgr_hash *active_set;
+static struct htable *active_set;
 
-static struct qmgr_hash *active(void)
+static struct htable *active(void)
 {
     if (active_set == NULL)
-        active_set = qmgr_hash_create();
+        active_set = htable_create(0);
     return active_set;
 }
 
 size_t qmgr_message_count(void)
 {
-    return qmgr_hash_count(active());
+    return htable_count(active());
 }
 
 int qmgr_message_is_active(const char *id)
 {
-    return qmgr_hash_find(active(), id) != NULL;
+    return htable_find(active(), id) != NULL;
 }
 
 struct qmgr_message *qmgr_message_find(const char *id)
 {
-    return qmgr_hash_find(active(), id);
+    return htable_find(active(), id);
 }
 
 /* --- start-up recovery --- */
@@ -147,32 +151,39 @@ static void lifetime_text(char *buf, size_t len)
 
 /* --- recording results --- */
 
-static const char *fmt_delay(double v, char *buf, size_t len)
+static const char *log_status(enum qmgr_status status)
 {
-    if (v < 0.005)
-        snprintf(buf, len, "0");
-    else
-        snprintf(buf, len, "%.2f", v);
-    return buf;
+    switch (status) {
+    case QMGR_SENT:
+        return DELIVERY_STATUS_SENT;
+    case QMGR_BOUNCED:
+        return DELIVERY_STATUS_BOUNCED;
+    default:
+        return DELIVERY_STATUS_DEFERRED;
+    }
 }
 
 /*
- * A result qmgr decided itself (no delivery agent involved): the same
- * fields as the agent's delivery line, relay=none, all the delay in "a".
+ * A result qmgr decided itself (routing, expiry, an agent that failed):
+ * the delivery log line, with all the delay in "a" (no agent had it).
  */
-static void log_result(const struct qmgr_message *msg, const char *rcpt, const char *relay,
-                       const char *dsn, const char *status, const char *text)
+static void log_result(const struct qmgr_message *msg, size_t index, const char *relay,
+                       const char *dsn, enum qmgr_status status, const char *text)
 {
-    struct timespec now;
-    double delay;
-    char d[32];
+    struct delivery_log_entry entry = {
+        .queue_id = msg->id,
+        .sender = msg->qf.sender,
+        .recipient = msg->qf.rcpts[index].address,
+        .relay = relay,
+        .size = (long long)msg->qf.content_size,
+        .message_id = msg->qf.message_id,
+        .dsn = dsn,
+        .status = log_status(status),
+        .text = text,
+        .arrival = msg->qf.arrival,
+    };
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    delay = (double)(now.tv_sec - msg->qf.arrival.tv_sec)
-            + (double)(now.tv_nsec / 1000 - msg->qf.arrival.tv_usec) / 1e6;
-    fmt_delay(delay > 0 ? delay : 0, d, sizeof(d));
-    msg_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/0/0/0, dsn=%s, status=%s (%s)",
-             msg->id, rcpt, relay, d, d, dsn, status, text);
+    delivery_log(&entry);
 }
 
 static void mark(struct qmgr_message *msg, size_t index, enum qf_rcpt_state state)
@@ -193,17 +204,17 @@ static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
         char text[QF_VALUE_MAX + 64];
 
         /* Returning a DSN to the sender belongs to the bounce service (a
-         * later issue); for now the recipient is marked and logged. */
+         * later issue); for now the recipient is marked and logged as
+         * bounced ("expired" comes with that service). */
         lifetime_text(life, sizeof(life));
         mark(msg, index, QF_RCPT_BOUNCED);
         snprintf(text, sizeof(text), "message expired after %s: %s", life, reason);
-        msg_info("%s: to=<%s>, relay=%s, dsn=5.4.7, status=bounced (%s)", msg->id,
-                 rcpt->address, relay, text);
-        qmgr_ctl_rcpt(msg, rcpt->address, "bounced", "5.4.7", relay, text);
+        log_result(msg, index, relay, DSN_EXPIRED, QMGR_BOUNCED, text);
+        qmgr_ctl_rcpt(msg, rcpt->address, QMGR_BOUNCED, DSN_EXPIRED, relay, text);
         return;
     }
     if (log_it)
-        log_result(msg, rcpt->address, relay, dsn, "deferred", reason);
+        log_result(msg, index, relay, dsn, QMGR_DEFERRED, reason);
     if (queue_file_append_delay(msg->fd, index, now, dsn, reason) < 0)
         msg_warn("%s: cannot append delay record for recipient %zu: %s", msg->id,
                  index, strerror(errno));
@@ -213,7 +224,7 @@ static void defer_rcpt(struct qmgr_message *msg, size_t index, const char *dsn,
     rcpt->delay_dsn = xstrdup(dsn);
     rcpt->delay_reason = xstrdup(reason);
     rcpt->delay_time = now;
-    qmgr_ctl_rcpt(msg, rcpt->address, "deferred", dsn, relay, reason);
+    qmgr_ctl_rcpt(msg, rcpt->address, QMGR_DEFERRED, dsn, relay, reason);
 }
 
 void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
@@ -228,12 +239,12 @@ void qmgr_message_rcpt_result(struct qmgr_message *msg, size_t index,
     switch (status) {
     case QMGR_SENT:
         mark(msg, index, QF_RCPT_DELIVERED);
-        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, "sent", dsn, relay, reason);
+        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, status, dsn, relay, reason);
         break;
     case QMGR_BOUNCED:
         /* The DSN to the sender comes with the bounce service (later issue). */
         mark(msg, index, QF_RCPT_BOUNCED);
-        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, "bounced", dsn, relay, reason);
+        qmgr_ctl_rcpt(msg, msg->qf.rcpts[index].address, status, dsn, relay, reason);
         break;
     case QMGR_DEFERRED:
         defer_rcpt(msg, index, dsn, relay, reason, 0);
@@ -245,7 +256,7 @@ void qmgr_message_rcpt_failed(struct qmgr_message *msg, size_t index, const char
 {
     if (index >= msg->qf.rcpt_count || msg->qf.rcpts[index].state != QF_RCPT_PENDING)
         return;
-    defer_rcpt(msg, index, "4.3.0", "none", reason, 1);
+    defer_rcpt(msg, index, DSN_TEMP_SYSTEM, PROTO_RELAY_NONE, reason, 1);
 }
 
 /* --- completion --- */
@@ -313,7 +324,7 @@ static void message_free(struct qmgr_message *msg)
 {
     if (msg->jobs != NULL || msg->watchers != NULL || msg->withdrawers != NULL)
         msg_panic("%s: freeing a message that is still referenced", msg->id);
-    qmgr_hash_remove(active(), msg->id);
+    htable_remove(active(), msg->id);
     if (msg->fd >= 0)
         close(msg->fd);
     queue_file_free(&msg->qf);
@@ -334,7 +345,7 @@ static const char *withdraw_file(struct qmgr_message *msg)
         }
         qmgr_index_remove(msg->id);
         msg_info("%s: removed by the operator (withdrawn from delivery)", msg->id);
-        return "deleted";
+        return QMGR_DONE_DELETED;
     case QMGR_WITHDRAW_HOLD:
         sync_file(msg);
         if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_HOLD) < 0) {
@@ -343,7 +354,7 @@ static const char *withdraw_file(struct qmgr_message *msg)
         }
         qmgr_index_put(msg->id, QUEUE_HOLD, 0, &msg->qf);
         msg_info("%s: placed on hold by the operator (withdrawn from delivery)", msg->id);
-        return "hold";
+        return QMGR_DONE_HOLD;
     case QMGR_WITHDRAW_REQUEUE:
         sync_file(msg);
         if (queue_move(msg->id, QUEUE_ACTIVE, QUEUE_INCOMING) < 0) {
@@ -353,7 +364,7 @@ static const char *withdraw_file(struct qmgr_message *msg)
         }
         qmgr_index_put(msg->id, QUEUE_INCOMING, 0, &msg->qf);
         msg_info("%s: requeued by the operator (withdrawn from delivery)", msg->id);
-        return "incoming";
+        return QMGR_DONE_INCOMING;
     default:
         return NULL;
     }
@@ -366,11 +377,11 @@ static void message_complete(struct qmgr_message *msg)
     char id[QUEUE_ID_MAX + 1];
 
     if (msg->held) {
-        state = "hold";             /* already moved by route_message() */
+        state = QMGR_DONE_HOLD;     /* already moved by route_message() */
         if (msg->withdraw != QMGR_WITHDRAW_NONE)
             withdraw_error = "the message was put on hold by transport_maps";
     } else if (!has_pending(msg)) {
-        state = all_bounced(msg) ? "bounced" : "removed";
+        state = all_bounced(msg) ? QMGR_DONE_BOUNCED : QMGR_DONE_REMOVED;
         remove_file(msg);
         if (msg->withdraw != QMGR_WITHDRAW_NONE)
             withdraw_error = "delivery already completed";
@@ -378,12 +389,12 @@ static void message_complete(struct qmgr_message *msg)
         state = withdraw_file(msg);
         if (state == NULL) {
             /* The file stays in active/: delivered again at the next start. */
-            state = "active";
+            state = QMGR_DONE_ACTIVE;
             withdraw_error = "cannot move the queue file (see the log)";
         }
         requeue = msg->withdraw == QMGR_WITHDRAW_REQUEUE && withdraw_error == NULL;
     } else {
-        state = "deferred";
+        state = QMGR_DONE_DEFERRED;
         defer_file(msg);
     }
     snprintf(id, sizeof(id), "%s", msg->id);
@@ -408,7 +419,7 @@ void qmgr_message_job_done(struct qmgr_message *msg)
 struct decision {
     int status;                     /* ROUTE_OK or ROUTE_DEFER */
     enum route_transport transport;
-    char dsn[16];
+    char dsn[DSN_SIZE];
     char *nexthop;                  /* smtp */
     char *text;                     /* error, discard, hold, defer */
 };
@@ -471,49 +482,48 @@ static void hold_message(struct qmgr_message *msg, size_t index, const char *tex
 /* error, discard, or no decision: settled here, without a delivery agent. */
 static void settle(struct qmgr_message *msg, size_t i, const struct decision *dec)
 {
-    const char *rcpt = msg->qf.rcpts[i].address;
     char text[ROUTE_TEXT_MAX + 16];
 
     if (dec->status != ROUTE_OK) {
-        defer_rcpt(msg, i, dec->dsn, "none", dec->text, 1);
+        defer_rcpt(msg, i, dec->dsn, PROTO_RELAY_NONE, dec->text, 1);
         return;
     }
     if (dec->transport == ROUTE_TRANSPORT_DISCARD) {
         snprintf(text, sizeof(text), "discarded%s%s", dec->text[0] ? ": " : "", dec->text);
-        log_result(msg, rcpt, "none", "2.0.0", "sent", text);
-        qmgr_message_rcpt_result(msg, i, QMGR_SENT, "2.0.0", "none", text);
+        log_result(msg, i, PROTO_RELAY_NONE, DSN_SUCCESS, QMGR_SENT, text);
+        qmgr_message_rcpt_result(msg, i, QMGR_SENT, DSN_SUCCESS, PROTO_RELAY_NONE, text);
         return;
     }
-    if (dec->dsn[0] == '4') {
-        defer_rcpt(msg, i, dec->dsn, "none", dec->text, 1);
+    if (dsn_class_of(dec->dsn) == DSN_CLASS_TEMP) {
+        defer_rcpt(msg, i, dec->dsn, PROTO_RELAY_NONE, dec->text, 1);
         return;
     }
-    log_result(msg, rcpt, "none", dec->dsn, "bounced", dec->text);
-    qmgr_message_rcpt_result(msg, i, QMGR_BOUNCED, dec->dsn, "none", dec->text);
+    log_result(msg, i, PROTO_RELAY_NONE, dec->dsn, QMGR_BOUNCED, dec->text);
+    qmgr_message_rcpt_result(msg, i, QMGR_BOUNCED, dec->dsn, PROTO_RELAY_NONE, dec->text);
 }
 
 /* Queue the smtp recipients as jobs, one per next hop (and per 1000). */
 static void make_jobs(struct qmgr_message *msg, const struct decision *dec, int urgent)
 {
-    struct qmgr_hash *groups = qmgr_hash_create();
+    struct htable *groups = htable_create(0);
 
     for (size_t i = 0; i < msg->qf.rcpt_count; i++) {
         struct qmgr_job *job;
 
         if (dec[i].nexthop == NULL || msg->qf.rcpts[i].state != QF_RCPT_PENDING)
             continue;
-        job = qmgr_hash_find(groups, dec[i].nexthop);
+        job = htable_find(groups, dec[i].nexthop);
         if (job == NULL) {
             job = qmgr_job_new(msg, dec[i].nexthop);
-            qmgr_hash_insert(groups, dec[i].nexthop, job);
+            (void)htable_insert(groups, dec[i].nexthop, job);
         }
         qmgr_job_add_rcpt(job, i);
         if (job->count >= QMGR_RCPT_PER_JOB) {
-            qmgr_hash_remove(groups, dec[i].nexthop);
+            htable_remove(groups, dec[i].nexthop);
             (urgent ? enqueue_urgent : enqueue_job)(job);
         }
     }
-    qmgr_hash_free(groups, urgent ? enqueue_urgent : enqueue_job);
+    htable_free(groups, urgent ? enqueue_urgent : enqueue_job);
 }
 
 /* Route the pending recipients and act on the decisions. */
@@ -595,7 +605,7 @@ struct qmgr_message *qmgr_message_load(const char *id, enum queue_state from,
         *why = "damaged queue file: moved to corrupt";
         return NULL;
     }
-    qmgr_hash_insert(active(), msg->id, msg);
+    (void)htable_insert(active(), msg->id, msg);
     qmgr_index_put(msg->id, QUEUE_ACTIVE, 0, &msg->qf);
     msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", msg->id,
              msg->qf.sender, (long long)msg->qf.content_size, msg->qf.rcpt_count);

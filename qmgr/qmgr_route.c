@@ -5,12 +5,12 @@
  *
  * A routing configuration that cannot be loaded (a table file that does
  * not exist, a bad relayhost, an unknown table type) does not stop qmgr
- * and loses no mail: every recipient is deferred with 4.3.5 and the
+ * and loses no mail: every recipient is deferred with DSN_CONFIG and the
  * reason, and qmgr tries to load the configuration again at most once per
  * ROUTE_RETRY seconds (when a message is activated), so that mail flows
  * again as soon as the operator has fixed it. A table that cannot be read
  * at lookup time is route.c's business: that recipient is deferred
- * (4.3.0).
+ * (DSN_TEMP_SYSTEM).
  *
  * Memory: nothing beyond the error text; route.c owns its tables.
  */
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dsn.h"
 #include "msg.h"
 #include "qmgr.h"
 #include "route.h"
@@ -59,7 +60,7 @@ int qmgr_route(const char *rcpt, const char *sender, struct route_result *res)
     if (!ready) {
         memset(res, 0, sizeof(*res));
         res->status = ROUTE_DEFER;
-        snprintf(res->dsn, sizeof(res->dsn), "4.3.5");
+        snprintf(res->dsn, sizeof(res->dsn), "%s", DSN_CONFIG);
         snprintf(res->text, sizeof(res->text), "routing configuration error: %.400s", error);
         return ROUTE_DEFER;
     }

@@ -14,10 +14,10 @@
  *
  * Memory: nothing is kept; the request belongs to the caller.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "attr.h"
+#include "errtext.h"
 #include "mail_proto.h"
 #include "qmgr.h"
 
@@ -28,19 +28,15 @@ struct trigger {
 
 static int trigger_new(const struct attr_msg *in, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", "queue_id", NULL };
-
-    if (attr_check(in, attrs, NULL, NULL, err, errlen) < 0)
+    if (proto_check(in, &proto_qmgr_new, err, errlen) < 0)
         return -1;
-    qmgr_scan_new(attr_get(in, "queue_id"));
+    qmgr_scan_new(attr_get(in, MAIL_ATTR_QUEUE_ID));
     return 0;
 }
 
 static int trigger_wakeup(const struct attr_msg *in, char *err, size_t errlen)
 {
-    static const char *const attrs[] = { "req", NULL };
-
-    if (attr_check(in, attrs, NULL, NULL, err, errlen) < 0)
+    if (proto_check(in, &proto_qmgr_wakeup, err, errlen) < 0)
         return -1;
     qmgr_scan_request();
     return 0;
@@ -67,11 +63,11 @@ int qmgr_trigger_known(const char *req)
 
 int qmgr_trigger_handle(const struct attr_msg *in, char *err, size_t errlen)
 {
-    const char *req = attr_get(in, "req");
+    const char *req = attr_get(in, MAIL_ATTR_REQ);
     const struct trigger *t = req != NULL ? trigger_find(req) : NULL;
 
     if (t == NULL) {
-        snprintf(err, errlen, "not a new-mail trigger");
+        errtext_set(err, errlen, "not a new-mail trigger");
         return -1;
     }
     return t->handle(in, err, errlen);

@@ -13,20 +13,18 @@
  * one log line per recipient is written, qmgr gets one event=rcpt per
  * recipient and event=done, and the connection is ready for the next
  * request. A queue file that vanished or is damaged defers every recipient
- * (4.3.0); qmgr decides what to do with the file.
+ * (DSN_TEMP_SYSTEM); qmgr decides what to do with the file.
  *
- * The delivery log line (one per recipient per attempt):
+ * The delivery log line (one per recipient per attempt) is delivery_log()'s
+ * (lib/mail/delivery_log.h), with this agent's times:
  *
- *   ID: from=<s>, to=<r>, relay=host[ip]:port, delay=T, delays=a/b/c/d,
- *       size=N, message-id=<x>, dsn=X.Y.Z, status=S (reply or reason)
- *
- *   delay  seconds from the message's arrival to this log line;
  *   a      arrival until this agent received the request (time in the
  *          queue and in qmgr: Postfix's a+b together);
  *   b      request received until the connection was sought (reading the
  *          queue file; also any cached-session retry);
  *   c      connection setup: DNS, connect, greeting, EHLO (0 when a cached
- *          session was reused);
+ *          session was reused; everything after b when no connection
+ *          became ready);
  *   d      transmission: MAIL FROM through the last reply.
  *   relay=none when no connection was made.
  *
@@ -60,6 +58,9 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "delivery_log.h"
+#include "dsn.h"
+#include "errtext.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
@@ -67,7 +68,6 @@
 #include "server.h"
 #include "smtp.h"
 
-#define REASON_MAX 1024
 
 struct smtp_qmgr_conn {
     struct bufferevent *bev;
@@ -102,23 +102,10 @@ double smtp_elapsed(const struct timeval *from, const struct timeval *to)
     return v > 0 ? v : 0;
 }
 
-static const char *fmt_delay(double v, char *buf, size_t len)
-{
-    if (v < 0.005)
-        smtp_fmt(buf, len, "0");
-    else
-        smtp_fmt(buf, len, "%.2f", v);
-    return buf;
-}
-
-static int time_set(const struct timeval *tv)
-{
-    return tv->tv_sec != 0 || tv->tv_usec != 0;
-}
-
 /* ---- results ---- */
 
-static const char *status_name(enum smtp_rcpt_status status)
+/* The status on the wire (event=rcpt). */
+static const char *status_value(enum smtp_rcpt_status status)
 {
     switch (status) {
     case SMTP_RCPT_SENT:
@@ -127,6 +114,19 @@ static const char *status_name(enum smtp_rcpt_status status)
         return SMTP_STATUS_BOUNCED;
     default:
         return SMTP_STATUS_DEFERRED;
+    }
+}
+
+/* The status in the delivery log line. */
+static const char *log_status(enum smtp_rcpt_status status)
+{
+    switch (status) {
+    case SMTP_RCPT_SENT:
+        return DELIVERY_STATUS_SENT;
+    case SMTP_RCPT_BOUNCED:
+        return DELIVERY_STATUS_BOUNCED;
+    default:
+        return DELIVERY_STATUS_DEFERRED;
     }
 }
 
@@ -141,7 +141,7 @@ void smtp_delivery_rcpt_done(struct smtp_delivery *d, size_t i,
     r->status = status;
     smtp_fmt(r->dsn, sizeof(r->dsn), "%s", dsn);
     r->reason = xstrdup(reason);
-    smtp_fmt(r->relay, sizeof(r->relay), "%s", relay ? relay : "none");
+    smtp_fmt(r->relay, sizeof(r->relay), "%s", relay ? relay : PROTO_RELAY_NONE);
     d->n_pending--;
 }
 
@@ -152,33 +152,22 @@ void smtp_delivery_fail_pending(struct smtp_delivery *d, enum smtp_rcpt_status s
         smtp_delivery_rcpt_done(d, i, status, dsn, reason, relay);
 }
 
-/* Text attributes may not hold CR, LF or NUL. */
-static void put_clean(struct evbuffer *out, const char *name, const char *value)
-{
-    char buf[REASON_MAX];
-    size_t i;
-
-    for (i = 0; value[i] && i < sizeof(buf) - 1; i++)
-        buf[i] = value[i] == '\r' || value[i] == '\n' ? ' ' : value[i];
-    buf[i] = 0;
-    attr_put_str(out, name, buf);
-}
-
 /* event=trace line=TEXT to qmgr (verbose deliveries only). */
 static void send_trace(const struct smtp_delivery *d, const char *text)
 {
-    struct evbuffer *out = bufferevent_get_output(d->client->bev);
+    struct proto_out out;
 
-    attr_put_str(out, "event", QMGR_EVENT_TRACE);
-    put_clean(out, "line", text);
-    attr_put_end(out);
+    proto_begin(&out, bufferevent_get_output(d->client->bev), &proto_smtp_trace_event);
+    proto_put_str(&out, MAIL_ATTR_EVENT, SMTP_EVENT_TRACE);
+    proto_put_text(&out, MAIL_ATTR_LINE, text);
+    proto_end(&out);
 }
 
 void smtp_delivery_trace(const struct smtp_delivery *d, const char *dir, const char *relay,
                          const char *text, size_t len)
 {
     int n = len > MSG_LINE_MAX ? MSG_LINE_MAX : (int)len;
-    char line[REASON_MAX];
+    char line[PROTO_TEXT_MAX + 1];
 
     if (d->verbose) {
         msg_info("%s: %s %s: %.*s", d->queue_id, dir, relay, n, text);
@@ -192,7 +181,7 @@ void smtp_delivery_trace(const struct smtp_delivery *d, const char *dir, const c
 
 void smtp_delivery_note(const struct smtp_delivery *d, const char *fmt, ...)
 {
-    char text[REASON_MAX];
+    char text[PROTO_TEXT_MAX + 1];
     va_list ap;
 
     if (!d->verbose && !msg_verbose)
@@ -208,26 +197,34 @@ void smtp_delivery_note(const struct smtp_delivery *d, const char *fmt, ...)
     }
 }
 
+/*
+ * The delivery log line of one recipient. Without a queue file the message
+ * is taken to arrive with the request; a connection that never became
+ * ready counts its time in c (data_start = done).
+ */
 static void log_rcpt(const struct smtp_delivery *d, const struct smtp_rcpt *r,
                      const struct timeval *now)
 {
-    struct timeval arrival = d->fd >= 0 ? d->qf.arrival : d->t_request;
-    struct timeval setup = time_set(&d->t_setup) ? d->t_setup : d->t_request;
-    struct timeval ready = time_set(&d->t_ready) ? d->t_ready : *now;
-    char total[32], a[32], b[32], c[32], dd[32];
-    const char *mid = d->fd >= 0 ? d->qf.message_id : "";
-    const char *open = mid[0] == '<' ? "" : "<", *close = mid[0] == '<' ? "" : ">";
+    int have_file = d->fd >= 0;
+    int ready = d->t_ready.tv_sec != 0 || d->t_ready.tv_usec != 0;
+    struct delivery_log_entry entry = {
+        .queue_id = d->queue_id,
+        .sender = have_file ? d->qf.sender : "",
+        .recipient = r->address,
+        .relay = r->relay,
+        .size = have_file ? (long long)d->qf.content_size : 0,
+        .message_id = have_file ? d->qf.message_id : NULL,
+        .dsn = r->dsn,
+        .status = log_status(r->status),
+        .text = r->reason,
+        .arrival = have_file ? d->qf.arrival : d->t_request,
+        .agent_start = d->t_request,
+        .connect_start = d->t_setup,
+        .data_start = ready ? d->t_ready : *now,
+        .done = *now,
+    };
 
-    msg_info("%s: from=<%s>, to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
-             "size=%lld, message-id=%s%s%s, dsn=%s, status=%s (%s)",
-             d->queue_id, d->fd >= 0 ? d->qf.sender : "", r->address, r->relay,
-             fmt_delay(smtp_elapsed(&arrival, now), total, sizeof(total)),
-             fmt_delay(smtp_elapsed(&arrival, &d->t_request), a, sizeof(a)),
-             fmt_delay(smtp_elapsed(&d->t_request, &setup), b, sizeof(b)),
-             fmt_delay(smtp_elapsed(&setup, &ready), c, sizeof(c)),
-             fmt_delay(smtp_elapsed(&ready, now), dd, sizeof(dd)),
-             d->fd >= 0 ? (long long)d->qf.content_size : 0LL, open, mid, close,
-             r->dsn, status_name(r->status), r->reason);
+    delivery_log(&entry);
 }
 
 static void delivery_free(struct smtp_delivery *d)
@@ -249,30 +246,33 @@ static void delivery_free(struct smtp_delivery *d)
 void smtp_delivery_finish(struct smtp_delivery *d)
 {
     struct smtp_qmgr_conn *c = d->client;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *buf = bufferevent_get_output(c->bev);
+    struct proto_out out;
     struct timeval now;
 
     smtp_connect_cancel(d);
     if (d->sess)
         msg_panic("smtp_delivery_finish: %s: session still attached", d->queue_id);
-    smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0",
+    smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, DSN_TEMP_SYSTEM,
                                "delivery ended without a result", NULL);
     gettimeofday(&now, NULL);
     for (size_t i = 0; i < d->n_rcpts; i++) {
         const struct smtp_rcpt *r = &d->rcpts[i];
 
         log_rcpt(d, r, &now);
-        attr_put_str(out, "event", SMTP_EVENT_RCPT);
-        attr_put_long(out, "index", r->index);
-        attr_put_str(out, "status", status_name(r->status));
-        attr_put_str(out, "dsn", r->dsn);
-        put_clean(out, "relay", r->relay);
-        put_clean(out, "reply", r->reason);
-        attr_put_end(out);
+        proto_begin(&out, buf, &proto_smtp_rcpt_event);
+        proto_put_str(&out, MAIL_ATTR_EVENT, SMTP_EVENT_RCPT);
+        proto_put_long(&out, MAIL_ATTR_INDEX, r->index);
+        proto_put_str(&out, MAIL_ATTR_STATUS, status_value(r->status));
+        proto_put_str(&out, MAIL_ATTR_DSN, r->dsn);
+        proto_put_text(&out, MAIL_ATTR_RELAY, r->relay);
+        proto_put_text(&out, MAIL_ATTR_REPLY, r->reason);
+        proto_end(&out);
     }
-    attr_put_str(out, "event", SMTP_EVENT_DONE);
-    attr_put_str(out, "queue_id", d->queue_id);
-    attr_put_end(out);
+    proto_begin(&out, buf, &proto_smtp_done_event);
+    proto_put_str(&out, MAIL_ATTR_EVENT, SMTP_EVENT_DONE);
+    proto_put_str(&out, MAIL_ATTR_QUEUE_ID, d->queue_id);
+    proto_end(&out);
     c->d = NULL;
     delivery_free(d);
     if (!c->in_loop)
@@ -327,15 +327,15 @@ static int address_ok(const char *addr)
 static int parse_rcpts(struct smtp_delivery *d, const struct attr_msg *m, char *err,
                        size_t errlen)
 {
-    size_t n = attr_count(m, "rcpt");
+    size_t n = attr_count(m, MAIL_ATTR_RCPT);
 
     if (n == 0) {
-        smtp_fmt(err, errlen, "request without rcpt");
+        errtext_set(err, errlen, "request without %s", MAIL_ATTR_RCPT);
         return -1;
     }
     d->rcpts = xcalloc(n, sizeof(*d->rcpts));
     for (size_t i = 0; i < n; i++) {
-        const char *v = attr_find_nth(m, "rcpt", i)->value;
+        const char *v = attr_find_nth(m, MAIL_ATTR_RCPT, i)->value;
         char *end;
         long idx;
 
@@ -343,7 +343,7 @@ static int parse_rcpts(struct smtp_delivery *d, const struct attr_msg *m, char *
         idx = strtol(v, &end, 10);
         if (v[0] < '0' || v[0] > '9' || errno != 0 || idx < 0 || *end != ' '
             || end[1] == 0) {
-            smtp_fmt(err, errlen, "malformed rcpt attribute");
+            errtext_set(err, errlen, "malformed %s attribute", MAIL_ATTR_RCPT);
             return -1;
         }
         d->rcpts[i].index = idx;
@@ -358,30 +358,31 @@ static int parse_rcpts(struct smtp_delivery *d, const struct attr_msg *m, char *
 static struct smtp_delivery *parse_request(struct smtp_qmgr_conn *c, char *err,
                                            size_t errlen)
 {
-    static const char *const required[] = { "req", "queue_id", "queue_file", "nexthop",
-                                            NULL };
-    static const char *const optional[] = { "verbose", NULL };
-    static const char *const repeated[] = { "rcpt", NULL };
     const struct attr_msg *m = &c->msg;
+    const char *req, *id, *path, *nexthop;
     struct smtp_delivery *d;
 
-    if (attr_check(m, required, optional, repeated, err, errlen) < 0)
+    if (proto_check(m, &proto_smtp_deliver, err, errlen) < 0)
         return NULL;
-    if (strcmp(attr_get(m, "req"), SMTP_REQ_DELIVER) != 0) {
-        smtp_fmt(err, errlen, "unknown request \"%.64s\"", attr_get(m, "req"));
+    req = attr_get(m, MAIL_ATTR_REQ);
+    id = attr_get(m, MAIL_ATTR_QUEUE_ID);
+    path = attr_get(m, MAIL_ATTR_QUEUE_FILE);
+    nexthop = attr_get(m, MAIL_ATTR_NEXTHOP);
+    if (strcmp(req, SMTP_REQ_DELIVER) != 0) {
+        errtext_set(err, errlen, "unknown request \"%.64s\"", req);
         return NULL;
     }
-    if (!queue_id_valid(attr_get(m, "queue_id")) || !queue_path_ok(attr_get(m, "queue_file"))
-        || attr_get(m, "nexthop")[0] == 0) {
-        smtp_fmt(err, errlen, "bad queue_id, queue_file or nexthop");
+    if (!queue_id_valid(id) || !queue_path_ok(path) || nexthop[0] == 0) {
+        errtext_set(err, errlen, "bad %s, %s or %s", MAIL_ATTR_QUEUE_ID,
+                    MAIL_ATTR_QUEUE_FILE, MAIL_ATTR_NEXTHOP);
         return NULL;
     }
     d = xcalloc(1, sizeof(*d));
     d->fd = -1;
     d->client = c;
-    d->queue_id = xstrdup(attr_get(m, "queue_id"));
-    d->nexthop = xstrdup(attr_get(m, "nexthop"));
-    d->verbose = attr_find(m, "verbose") != NULL;
+    d->queue_id = xstrdup(id);
+    d->nexthop = xstrdup(nexthop);
+    d->verbose = attr_find(m, MAIL_ATTR_VERBOSE) != NULL;
     gettimeofday(&d->t_request, NULL);
     if (parse_rcpts(d, m, err, errlen) < 0) {
         delivery_free(d);
@@ -393,17 +394,17 @@ static struct smtp_delivery *parse_request(struct smtp_qmgr_conn *c, char *err,
 /* Open and check the queue file; on failure every recipient is deferred. */
 static void open_queue_file(struct smtp_delivery *d, const char *path)
 {
-    char err[QF_ERR_MAX], reason[REASON_MAX];
+    char err[QF_ERR_MAX], reason[PROTO_TEXT_MAX + 1];
 
     d->fd = queue_file_open(path, 0, &d->qf, err, sizeof(err));
     if (d->fd < 0) {
         smtp_fmt(reason, sizeof(reason), "cannot use queue file %s: %s", path, err);
         msg_warn("%s: %s", d->queue_id, reason);
-        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0", reason, NULL);
+        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, DSN_TEMP_SYSTEM, reason, NULL);
         return;
     }
     if (!address_ok(d->qf.sender)) {
-        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, "4.3.0",
+        smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, DSN_TEMP_SYSTEM,
                                    "malformed sender address in queue file", NULL);
         return;
     }
@@ -412,10 +413,10 @@ static void open_queue_file(struct smtp_delivery *d, const char *path)
 
         if ((size_t)r->index >= d->qf.rcpt_count
             || strcmp(d->qf.rcpts[r->index].address, r->address) != 0)
-            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_DEFERRED, "4.3.0",
+            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_DEFERRED, DSN_TEMP_SYSTEM,
                                     "recipient does not match the queue file", NULL);
         else if (!address_ok(r->address))
-            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_BOUNCED, "5.1.3",
+            smtp_delivery_rcpt_done(d, i, SMTP_RCPT_BOUNCED, DSN_BAD_ADDRESS,
                                     "bad recipient address syntax", NULL);
     }
 }
@@ -469,7 +470,7 @@ static void client_process(struct smtp_qmgr_conn *c)
             client_close(c);
             return;
         }
-        path = xstrdup(attr_get(&c->msg, "queue_file"));
+        path = xstrdup(attr_get(&c->msg, MAIL_ATTR_QUEUE_FILE));
         attr_msg_reset(&c->msg);
         c->d = d;
         start_delivery(d, path);

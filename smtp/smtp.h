@@ -28,6 +28,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "dsn.h"
+#include "mail_proto.h"
 #include "queue_file.h"
 #include "smtp_reply.h"
 
@@ -42,7 +44,8 @@ struct smtp_sess;
 #define SMTP_HOST_MAX 256       /* host names, NUL included */
 #define SMTP_ADDR_MAX 64        /* textual IP address, NUL included */
 #define SMTP_RELAY_MAX (SMTP_HOST_MAX + SMTP_ADDR_MAX + 16)
-#define SMTP_DSN_MAX 16
+/* Reasons and replies end up in qmgr's event=rcpt reply attribute: buffers
+ * for them hold PROTO_TEXT_MAX + 1 bytes; status codes DSN_SIZE (dsn.h). */
 
 /* Final state of one recipient in this attempt. */
 enum smtp_rcpt_status {
@@ -58,7 +61,7 @@ struct smtp_rcpt {
     enum smtp_rcpt_status status;
     int in_tx;                  /* RCPT TO is (to be) sent in this transaction */
     int accepted;               /* RCPT TO answered 2xx */
-    char dsn[SMTP_DSN_MAX];
+    char dsn[DSN_SIZE];
     char *reason;               /* reply or failure text (owned) */
     char relay[SMTP_RELAY_MAX]; /* where the reason came from, or "none" */
 };
@@ -91,9 +94,9 @@ void smtp_delivery_rcpt_done(struct smtp_delivery *d, size_t i,
 void smtp_delivery_fail_pending(struct smtp_delivery *d, enum smtp_rcpt_status status,
                                 const char *dsn, const char *reason, const char *relay);
 /*
- * The attempt is over: every recipient still pending is deferred (4.3.0),
- * each recipient is logged and reported to qmgr, event=done is sent, and
- * `d` is freed. The caller must have detached d->sess and d->attempt.
+ * The attempt is over: every recipient still pending is deferred
+ * (DSN_TEMP_SYSTEM), each recipient is logged and reported to qmgr,
+ * event=done is sent, and `d` is freed. The caller must have detached d->sess and d->attempt.
  */
 void smtp_delivery_finish(struct smtp_delivery *d);
 /*
@@ -117,7 +120,7 @@ double smtp_elapsed(const struct timeval *from, const struct timeval *to);
 /*
  * Start the resolver (lib/dns with dns_servers, dns_timeout, dns_tries)
  * and loop detection (myhostname, interfaces, proxy_interfaces) on base.
- * A failure is logged; deliveries that need DNS are then deferred (4.3.5).
+ * A failure is logged; deliveries that need DNS are then deferred (DSN_CONFIG).
  */
 void smtp_connect_init(struct event_base *base);
 

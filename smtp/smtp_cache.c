@@ -10,21 +10,23 @@
  * smtp_connection_cache_time_limit seconds idle (then QUIT) and is not
  * reused once it is smtp_connection_reuse_time_limit seconds old.
  *
- * Storage: a fixed hash table of doubly linked lists, newest first, so that
- * take() returns the most recently used (warmest) session. The number of
- * idle sessions is bounded by the number of concurrent deliveries.
+ * Storage: a fixed array of buckets (by hash.h's keyed hash of the nexthop),
+ * each a doubly linked list of sessions, newest first, so that take()
+ * returns the most recently used (warmest) session and a session unlinks
+ * itself in O(1). The number of idle sessions is bounded by the number of
+ * concurrent deliveries.
  *
  * Memory: the cache owns the sessions in it and a copy of each key. A
  * session leaves the cache by take() (ownership goes to the caller), by
  * expiry (QUIT, then the session frees itself), or by remove() when the
  * session module saw it die.
  */
-#include <stdint.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "msg.h"
 #include "params.h"
 #include "server.h"
@@ -37,13 +39,7 @@ static unsigned cached_count;
 
 static unsigned key_bucket(const char *key)
 {
-    uint32_t h = 2166136261u;   /* FNV-1a */
-
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h % CACHE_BUCKETS;
+    return (unsigned)(hash_str(key) % CACHE_BUCKETS);
 }
 
 static void unlink_session(struct smtp_sess *s)

@@ -3,7 +3,8 @@
  *
  * A nexthop is "[host]:port" / "[address]:port" (no MX lookup; the brackets
  * say "this host exactly") or "host:port" / "host" (the MX hosts of host,
- * each on that port). The port defaults to 25. mx_resolve.c turns it into
+ * each on that port), in the one host/port grammar (hostport.h) that
+ * route.c decides them in. The port defaults to 25. mx_resolve.c turns it into
  * the ordered list of addresses to try (MX preference, implicit MX, loop
  * detection, null MX...) with lib/dns on the daemon's event loop: nothing
  * here ever waits on DNS, and nothing calls getaddrinfo().
@@ -30,10 +31,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -44,21 +42,21 @@
 
 #include "alloc.h"
 #include "dns.h"
+#include "errtext.h"
+#include "hostport.h"
 #include "msg.h"
 #include "mx_resolve.h"
 #include "params.h"
+#include "route.h"
 #include "server.h"
 #include "smtp.h"
-#include "sock.h"
-
-#define SMTP_DEFAULT_PORT 25
-#define REASON_MAX 1024
 
 struct smtp_attempt {
     struct smtp_delivery *d;
     char host[SMTP_HOST_MAX];   /* the nexthop's host */
     int port;
     int no_mx;
+    int is_address;             /* host is an IP address */
     struct mxr_lookup *lookup;  /* resolution in progress */
     struct mxr_result *res;     /* what is being tried */
     size_t next;                /* next target to try */
@@ -67,13 +65,13 @@ struct smtp_attempt {
     const char *cur_host;       /* host name of the current target */
     char addr_text[SMTP_ADDR_MAX];
     /* Why the last address failed. */
-    char dsn[SMTP_DSN_MAX];
-    char reason[REASON_MAX];
+    char dsn[DSN_SIZE];
+    char reason[PROTO_TEXT_MAX + 1];
     char relay[SMTP_RELAY_MAX];
 };
 
 /* Set when the resolver could not be set up: deliveries that need DNS defer. */
-static char resolver_error[REASON_MAX];
+static char resolver_error[PROTO_TEXT_MAX + 1];
 
 static void try_next(struct smtp_attempt *at);
 
@@ -82,7 +80,7 @@ static void set_failure(struct smtp_attempt *at, const char *dsn, const char *re
 {
     smtp_fmt(at->dsn, sizeof(at->dsn), "%s", dsn);
     smtp_fmt(at->reason, sizeof(at->reason), "%s", reason);
-    smtp_fmt(at->relay, sizeof(at->relay), "%s", relay ? relay : "none");
+    smtp_fmt(at->relay, sizeof(at->relay), "%s", relay ? relay : PROTO_RELAY_NONE);
 }
 
 /* ---- set-up ---- */
@@ -90,7 +88,7 @@ static void set_failure(struct smtp_attempt *at, const char *dsn, const char *re
 void smtp_connect_init(struct event_base *base)
 {
     struct dns_opts opts;
-    char err[REASON_MAX];
+    char err[PROTO_TEXT_MAX + 1];
 
     memset(&opts, 0, sizeof(opts));
     opts.timeout_ms = (int)(var_dns_timeout * 1000);
@@ -109,90 +107,48 @@ void smtp_connect_init(struct event_base *base)
 
 /* ---- nexthop syntax ---- */
 
-static int host_chars_ok(const char *host, int bracketed)
+/*
+ * Two of hostport's error texts as this agent has always reported them
+ * (qmgr logs them as the reason); any other passes through as it is.
+ */
+static const struct {
+    const char *hostport_prefix;
+    const char *text;
+} nexthop_errors[] = {
+    { "missing \"]\"", "missing ']'" },
+    { "bad port", "bad port" },
+};
+
+static const char *nexthop_error(const char *why)
 {
-    for (const char *p = host; *p; p++) {
-        unsigned char c = (unsigned char)*p;
+    for (size_t i = 0; i < sizeof(nexthop_errors) / sizeof(nexthop_errors[0]); i++) {
+        const char *prefix = nexthop_errors[i].hostport_prefix;
 
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-            continue;
-        if (c == '.' || c == '-' || c == '_')
-            continue;
-        if (c == ':' && bracketed)
-            continue;
-        return 0;
+        if (strncmp(why, prefix, strlen(prefix)) == 0)
+            return nexthop_errors[i].text;
     }
-    return 1;
-}
-
-static int parse_port(const char *text, int *port)
-{
-    char *end;
-    long v;
-
-    if (*text == 0) {
-        *port = SMTP_DEFAULT_PORT;
-        return 0;
-    }
-    if (*text != ':' || text[1] < '0' || text[1] > '9')
-        return -1;
-    errno = 0;
-    v = strtol(text + 1, &end, 10);
-    if (errno != 0 || *end != 0 || v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
+    return why;
 }
 
 /*
- * Split a nexthop into host and port. Accepted: "[host]:port", "[host]",
- * "[1.2.3.4]:port", "[::1]:port", "host:port", "host". *no_mx is 1 for the
- * bracketed forms. Returns 0, or -1 with err filled.
+ * The nexthop's host, port (default 25), MX or not (bracketed: not), by
+ * hostport.h's grammar, as route_parse_nexthop() reads it. Returns 0, or
+ * -1 with err filled ("malformed nexthop \"X\": why").
  */
-static int nexthop_parse(const char *nexthop, char *host, size_t hostlen, int *port,
-                         int *no_mx, char *err, size_t errlen)
+static int set_nexthop(struct smtp_attempt *at, const char *nexthop, char *err,
+                       size_t errlen)
 {
-    const char *start = nexthop, *stop, *rest;
-    size_t len;
+    struct hostport hp;
+    char why[256];
 
-    *no_mx = 0;
-    if (*nexthop == '[') {
-        start = nexthop + 1;
-        stop = strchr(start, ']');
-        if (stop == NULL) {
-            smtp_fmt(err, errlen, "malformed nexthop \"%s\": missing ']'", nexthop);
-            return -1;
-        }
-        rest = stop + 1;
-        *no_mx = 1;
-        if ((size_t)(stop - start) > 5 && strncasecmp(start, "ipv6:", 5) == 0)
-            start += 5;
-    } else {
-        stop = strchr(nexthop, ':');
-        if (stop && strchr(stop + 1, ':')) {
-            smtp_fmt(err, errlen, "malformed nexthop \"%s\": an IPv6 address must be "
-                     "in brackets", nexthop);
-            return -1;
-        }
-        if (stop == NULL)
-            stop = nexthop + strlen(nexthop);
-        rest = stop;
-    }
-    len = (size_t)(stop - start);
-    if (len == 0 || len >= hostlen) {
-        smtp_fmt(err, errlen, "malformed nexthop \"%s\": bad host name length", nexthop);
+    if (hostport_parse(nexthop, 0, &hp, why, sizeof(why)) < 0) {
+        errtext_set(err, errlen, "malformed nexthop \"%s\": %s", nexthop, nexthop_error(why));
         return -1;
     }
-    memcpy(host, start, len);
-    host[len] = 0;
-    if (!host_chars_ok(host, *no_mx)) {
-        smtp_fmt(err, errlen, "malformed nexthop \"%s\": bad host name", nexthop);
-        return -1;
-    }
-    if (parse_port(rest, port) < 0) {
-        smtp_fmt(err, errlen, "malformed nexthop \"%s\": bad port", nexthop);
-        return -1;
-    }
+    smtp_fmt(at->host, sizeof(at->host), "%s", hp.host);
+    at->port = hp.has_port ? (int)hp.port : ROUTE_DEFAULT_PORT;
+    at->no_mx = hp.bracketed;
+    at->is_address = hp.family != 0;
     return 0;
 }
 
@@ -206,7 +162,7 @@ static void relay_text(const struct smtp_attempt *at, char *buf, size_t len)
 static void on_connect_event(struct bufferevent *bev, short what, void *arg)
 {
     struct smtp_attempt *at = arg;
-    char reason[REASON_MAX], where[SMTP_RELAY_MAX];
+    char reason[PROTO_TEXT_MAX + 1], where[SMTP_RELAY_MAX];
     int err = EVUTIL_SOCKET_ERROR();
     int one = 1;
 
@@ -226,7 +182,7 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
                  err ? strerror(err) : "Connection failed");
     msg_debug("%s: %s", at->d->queue_id, reason);
     smtp_delivery_note(at->d, "%s", reason);
-    set_failure(at, "4.4.1", reason, NULL);
+    set_failure(at, DSN_NO_ANSWER, reason, NULL);
     bufferevent_free(bev);
     at->bev = NULL;
     try_next(at);
@@ -238,7 +194,7 @@ static void give_up(struct smtp_attempt *at)
     struct smtp_delivery *d = at->d;
 
     if (at->reason[0] == 0)
-        set_failure(at, "4.4.1", "no address to connect to", NULL);
+        set_failure(at, DSN_NO_ANSWER, "no address to connect to", NULL);
     smtp_delivery_fail_pending(d, SMTP_RCPT_DEFERRED, at->dsn, at->reason, at->relay);
     smtp_connect_cancel(d);
     smtp_delivery_finish(d);
@@ -298,12 +254,12 @@ static void try_next(struct smtp_attempt *at)
         smtp_delivery_note(at->d, "connecting to %s[%s]:%d", at->cur_host, at->addr_text,
                            at->port);
         if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
-            char reason[REASON_MAX], where[SMTP_RELAY_MAX];
+            char reason[PROTO_TEXT_MAX + 1], where[SMTP_RELAY_MAX];
 
             relay_text(at, where, sizeof(where));
             smtp_fmt(reason, sizeof(reason), "connect to %s: %s", where, strerror(errno));
             smtp_delivery_note(at->d, "%s", reason);
-            set_failure(at, "4.4.1", reason, NULL);
+            set_failure(at, DSN_NO_ANSWER, reason, NULL);
             bufferevent_free(bev);
             continue;
         }
@@ -360,13 +316,6 @@ static void on_resolved(struct mxr_result *res, void *ctx)
     }
 }
 
-static int is_address(const char *host)
-{
-    unsigned char buf[16];
-
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -377,25 +326,24 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 void smtp_connect_start(struct smtp_delivery *d)
 {
     struct smtp_attempt *at = xcalloc(1, sizeof(*at));
-    char err[REASON_MAX];
+    char err[PROTO_TEXT_MAX + 1];
 
     at->d = d;
     d->attempt = at;
     at->kick = event_new(server_event_base(), -1, 0, on_kick, at);
     if (at->kick == NULL)
         msg_fatal("cannot create event");
-    if (nexthop_parse(d->nexthop, at->host, sizeof(at->host), &at->port, &at->no_mx,
-                      err, sizeof(err)) < 0) {
-        set_failure(at, "4.3.5", err, NULL);
+    if (set_nexthop(at, d->nexthop, err, sizeof(err)) < 0) {
+        set_failure(at, DSN_CONFIG, err, NULL);
         event_active(at->kick, EV_TIMEOUT, 1);
         return;
     }
-    if (resolver_error[0] != '\0' && !is_address(at->host)) {
-        set_failure(at, "4.3.5", resolver_error, NULL);
+    if (resolver_error[0] != '\0' && !at->is_address) {
+        set_failure(at, DSN_CONFIG, resolver_error, NULL);
         event_active(at->kick, EV_TIMEOUT, 1);
         return;
     }
-    if (!is_address(at->host))
+    if (!at->is_address)
         smtp_delivery_note(d, "looking up %s%s", at->no_mx ? "" : "the MX hosts of ", at->host);
     at->lookup = mxr_resolve(at->host, (unsigned)at->port, !at->no_mx, on_resolved, at);
 }

@@ -2,7 +2,7 @@
  * smtp_content.c - stream a message body from its queue file to the server.
  *
  * The queue file holds the content byte for byte as received (CRLF line
- * endings). It is read in CONTENT_CHUNK pieces with pread() only while the
+ * endings). It is read in CONTENT_CHUNK pieces (fdio_pread_upto) only while the
  * session's output buffer is below its high-water mark, so a large message
  * never sits in memory. Each piece is dot-stuffed on the way (RFC 5321
  * 4.5.2): a '.' at the start of a line is doubled. A line starts at the
@@ -17,10 +17,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 
+#include "fdio.h"
 #include "smtp.h"
 
 #define CONTENT_CHUNK (64 * 1024)
@@ -100,9 +100,7 @@ int smtp_content_fill(struct smtp_content *c, struct evbuffer *out, size_t high,
             finish(c, out);
             return 1;
         }
-        n = pread(c->fd, buf, want, c->next);
-        if (n < 0 && errno == EINTR)
-            continue;
+        n = fdio_pread_upto(c->fd, buf, want, c->next);
         if (n < 0) {
             smtp_fmt(err, errlen, "error reading queue file: %s", strerror(errno));
             return -1;

@@ -43,7 +43,6 @@
 #include "server.h"
 #include "smtp.h"
 
-#define REASON_MAX 1024
 #define CMD_MAX (QF_RECORD_MAX + 128)
 #define XFER_HIGH_WATER (256 * 1024)    /* fill the output up to this */
 #define XFER_LOW_WATER (64 * 1024)      /* refill when it drains below this */
@@ -163,19 +162,17 @@ static void reply_text(const struct smtp_sess *s, char *buf, size_t len)
              text[0] ? " " : "", text);
 }
 
-/* The DSN to report for a reply given the status we decided on. */
-static void reply_dsn(const struct smtp_sess *s, enum smtp_rcpt_status status, char *dsn,
-                      size_t len)
+/*
+ * The status code to report for a reply given the status we decided on
+ * (dsn: DSN_SIZE bytes): the reply's own, or X.5.0, of that class.
+ */
+static void reply_dsn(const struct smtp_sess *s, enum smtp_rcpt_status status, char *dsn)
 {
     const char *st = smtp_reply_status(&s->rp.reply);
-    char cls = status == SMTP_RCPT_SENT ? '2' : status == SMTP_RCPT_BOUNCED ? '5' : '4';
+    enum dsn_class cls = status == SMTP_RCPT_SENT ? DSN_CLASS_SUCCESS
+                         : status == SMTP_RCPT_BOUNCED ? DSN_CLASS_PERM : DSN_CLASS_TEMP;
 
-    if (st[0] == 0) {
-        smtp_fmt(dsn, len, "%c.5.0", cls);
-        return;
-    }
-    smtp_fmt(dsn, len, "%s", st);
-    dsn[0] = cls;
+    dsn_with_class(dsn, dsn_valid(st) ? st : DSN_PROTOCOL_TEMP, cls);
 }
 
 static enum smtp_rcpt_status failure_status(int code)
@@ -186,7 +183,7 @@ static enum smtp_rcpt_status failure_status(int code)
 /* "host H[A] said: 550 5.1.1 ... (in reply to X command)" */
 static void said_text(const struct smtp_sess *s, const char *command, char *buf, size_t len)
 {
-    char reply[REASON_MAX];
+    char reply[PROTO_TEXT_MAX + 1];
 
     reply_text(s, reply, sizeof(reply));
     smtp_fmt(buf, len, "host %s said: %s (in reply to %s)", s->peer, reply, command);
@@ -245,11 +242,11 @@ static void fail_tx(struct smtp_sess *s, int accepted_only, enum smtp_rcpt_statu
 /* Fail recipients of the transaction from the current reply to `command`. */
 static void fail_tx_reply(struct smtp_sess *s, int accepted_only, const char *command)
 {
-    char reason[REASON_MAX], dsn[SMTP_DSN_MAX];
+    char reason[PROTO_TEXT_MAX + 1], dsn[DSN_SIZE];
     enum smtp_rcpt_status status = failure_status(s->rp.reply.code);
 
     said_text(s, command, reason, sizeof(reason));
-    reply_dsn(s, status, dsn, sizeof(dsn));
+    reply_dsn(s, status, dsn);
     fail_tx(s, accepted_only, status, dsn, reason);
 }
 
@@ -302,7 +299,7 @@ static int handshake_failed(struct smtp_sess *s, const char *dsn, const char *re
 
 static int handshake_refused(struct smtp_sess *s, const char *fmt_command)
 {
-    char reason[REASON_MAX], reply[REASON_MAX], dsn[SMTP_DSN_MAX];
+    char reason[PROTO_TEXT_MAX + 1], reply[PROTO_TEXT_MAX + 1], dsn[DSN_SIZE];
 
     reply_text(s, reply, sizeof(reply));
     if (fmt_command)
@@ -311,7 +308,7 @@ static int handshake_refused(struct smtp_sess *s, const char *fmt_command)
     else
         smtp_fmt(reason, sizeof(reason), "host %s refused to talk to me: %s", s->peer,
                  reply);
-    reply_dsn(s, SMTP_RCPT_DEFERRED, dsn, sizeof(dsn));
+    reply_dsn(s, SMTP_RCPT_DEFERRED, dsn);
     return handshake_failed(s, dsn, reason, 1);
 }
 
@@ -359,7 +356,7 @@ static int session_failed(struct smtp_sess *s, const char *reason, const char *d
 
 static int lost_connection(struct smtp_sess *s, int timed_out)
 {
-    char reason[REASON_MAX];
+    char reason[PROTO_TEXT_MAX + 1];
 
     if (timed_out)
         smtp_fmt(reason, sizeof(reason), "conversation with %s timed out while %s",
@@ -367,16 +364,16 @@ static int lost_connection(struct smtp_sess *s, int timed_out)
     else
         smtp_fmt(reason, sizeof(reason), "lost connection with %s while %s", s->peer,
                  state_doing(s));
-    return session_failed(s, reason, "4.4.2");
+    return session_failed(s, reason, DSN_BAD_CONNECTION);
 }
 
 static int protocol_error(struct smtp_sess *s, const char *what)
 {
-    char reason[REASON_MAX];
+    char reason[PROTO_TEXT_MAX + 1];
 
     smtp_fmt(reason, sizeof(reason), "malformed reply from %s while %s: %s", s->peer,
              state_doing(s), what);
-    return session_failed(s, reason, "4.5.0");
+    return session_failed(s, reason, DSN_PROTOCOL_TEMP);
 }
 
 /* ---- the transaction ---- */
@@ -416,12 +413,12 @@ static int begin_tx(struct smtp_sess *s)
         return end_tx(s, 1, 0);
     if ((s->ehlo.flags & SMTP_EXT_SIZE) && s->ehlo.size > 0
         && (uint64_t)d->qf.content_size > s->ehlo.size) {
-        char reason[REASON_MAX];
+        char reason[PROTO_TEXT_MAX + 1];
 
         smtp_fmt(reason, sizeof(reason), "message size %lld exceeds size limit %llu of "
                  "server %s", (long long)d->qf.content_size,
                  (unsigned long long)s->ehlo.size, s->peer);
-        fail_tx(s, 0, SMTP_RCPT_BOUNCED, "5.3.4", reason);
+        fail_tx(s, 0, SMTP_RCPT_BOUNCED, DSN_TOO_BIG, reason);
         return end_tx(s, 1, 0);
     }
     if (s->ehlo.flags & SMTP_EXT_SIZE)
@@ -441,13 +438,13 @@ static int begin_tx(struct smtp_sess *s)
 
 static int fill_content(struct smtp_sess *s)
 {
-    char err[REASON_MAX];
+    char err[PROTO_TEXT_MAX + 1];
     int r = smtp_content_fill(&s->content, bufferevent_get_output(s->bev), XFER_HIGH_WATER,
                               err, sizeof(err));
 
     if (r < 0) {
         msg_warn("%s: %s", s->d->queue_id, err);
-        fail_tx(s, 1, SMTP_RCPT_DEFERRED, "4.3.0", err);
+        fail_tx(s, 1, SMTP_RCPT_DEFERRED, DSN_TEMP_SYSTEM, err);
         return end_tx(s, 0, 0);     /* no final dot: the server discards it */
     }
     if (r == 1) {
@@ -514,11 +511,11 @@ static int rcpt_reply(struct smtp_sess *s, int pipelining)
             d->rcpts[i].accepted = 1;
             s->n_accepted++;
         } else {
-            char reason[REASON_MAX], dsn[SMTP_DSN_MAX];
+            char reason[PROTO_TEXT_MAX + 1], dsn[DSN_SIZE];
             enum smtp_rcpt_status status = failure_status(code);
 
             said_text(s, "RCPT TO command", reason, sizeof(reason));
-            reply_dsn(s, status, dsn, sizeof(dsn));
+            reply_dsn(s, status, dsn);
             smtp_delivery_rcpt_done(d, i, status, dsn, reason, s->relay);
         }
     }
@@ -581,10 +578,10 @@ static int dot_reply(struct smtp_sess *s)
     int code = s->rp.reply.code;
 
     if (code / 100 == 2) {
-        char reply[REASON_MAX], dsn[SMTP_DSN_MAX];
+        char reply[PROTO_TEXT_MAX + 1], dsn[DSN_SIZE];
 
         reply_text(s, reply, sizeof(reply));
-        reply_dsn(s, SMTP_RCPT_SENT, dsn, sizeof(dsn));
+        reply_dsn(s, SMTP_RCPT_SENT, dsn);
         for (size_t i = 0; i < d->n_rcpts; i++)
             if (d->rcpts[i].in_tx && d->rcpts[i].accepted)
                 smtp_delivery_rcpt_done(d, i, SMTP_RCPT_SENT, dsn, reply, s->relay);
@@ -693,7 +690,7 @@ static int handle_reply(struct smtp_sess *s)
         return protocol_error(s, "unexpected reply during the message body");
     default:
         /* IDLE: e.g. "421 timeout" before the server hangs up. */
-        return session_failed(s, "unexpected reply while idle", "4.4.2");
+        return session_failed(s, "unexpected reply while idle", DSN_BAD_CONNECTION);
     }
 }
 

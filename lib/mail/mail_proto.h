@@ -80,6 +80,7 @@ struct evbuffer;
 #define PROTO_STATUS_OK    "ok"
 #define PROTO_STATUS_ERROR "error"
 #define PROTO_FLAG_ON      "1"               /* value of watch / verbose */
+#define PROTO_RELAY_NONE   "none"            /* relay: no host was involved */
 
 /*
  * cleanup: client smtpd, one connection per SMTP session, one transaction
@@ -119,7 +120,7 @@ struct evbuffer;
  *   <- status=ok; with watch, then the attempt as it happens:
  *        event=trace line             (with verbose: each SMTP command/reply)
  *        event=rcpt address status dsn relay reply   (one per recipient)
- *        event=done queue_id state    (state: removed, deferred, ...)
+ *        event=done queue_id state    (state: QMGR_DONE_*)
  *   -> req=withdraw queue_id action   action: hold, delete or requeue
  *        take back a message qmgr has in active/: cancel its delivery if
  *        one is in progress (before the final "." is sent), then move it to
@@ -141,6 +142,18 @@ struct evbuffer;
 #define QMGR_EVENT_TRACE "trace"
 #define QMGR_EVENT_RCPT  "rcpt"
 #define QMGR_EVENT_DONE  "done"
+/* event=rcpt status */
+#define QMGR_STATUS_SENT     "sent"
+#define QMGR_STATUS_DEFERRED "deferred"
+#define QMGR_STATUS_BOUNCED  "bounced"
+/* event=done state: where the message went when qmgr let it go */
+#define QMGR_DONE_REMOVED  "removed"    /* nothing left to do: file removed */
+#define QMGR_DONE_BOUNCED  "bounced"    /* every recipient bounced: file removed */
+#define QMGR_DONE_DEFERRED "deferred"   /* deferred/, for a later attempt */
+#define QMGR_DONE_HOLD     "hold"       /* hold/ (transport_maps or withdraw) */
+#define QMGR_DONE_DELETED  "deleted"    /* removed by a withdraw */
+#define QMGR_DONE_INCOMING "incoming"   /* requeued by a withdraw */
+#define QMGR_DONE_ACTIVE   "active"     /* a withdraw could not move the file */
 
 /*
  * showq: the queue listing service (public/showq: anyone may connect; showq

@@ -513,8 +513,8 @@ def test_connection_dropped_mid_request_defers(env):
     assert rcpts == [("D", "ok@example.net"), ("P", "drop@example.net")]
     assert len(delays) == 1
     assert delays[0][1:] == (1, "4.3.0", "delivery agent failed")
-    assert re.search(r"%s: to=<drop@example.net>, relay=none, .*status=deferred "
-                     r"\(delivery agent failed\)" % qid, q.log()), q.log()
+    assert re.search(r"%s: from=<sender@example.com>, to=<drop@example.net>, relay=none, "
+                     r".*status=deferred \(delivery agent failed\)" % qid, q.log()), q.log()
 
 
 def test_agent_timeout_defers(env):
@@ -597,7 +597,8 @@ def test_expired_message_is_bounced(env):
                 mtime=time.time() - 10)
     q.start()
     wait(lambda: delivered(q, qid), lambda: q.describe())
-    assert re.search(r"%s: to=<defer@example.net>, relay=\S+, .*status=bounced "
+    assert re.search(r"%s: from=<sender@example.com>, to=<defer@example.net>, relay=\S+, "
+                     r".*dsn=5\.4\.7, status=bounced "
                      r"\(message expired after 5 days: connect to .* refused\)" % qid,
                      q.log()), q.log()
 

@@ -238,7 +238,8 @@ def test_sender_dependent_relay(env):
 def test_error_transport_bounces_and_4xx_defers(env):
     qid = send(env, "j@rejected.example.test")
     log_line(env, qid, r"to=<j@rejected\.example\.test>, relay=none, delay=[0-9.]+, "
-             r"delays=[0-9.]+/0/0/0, dsn=5\.7\.1, status=bounced \(no mail here\)$")
+             r"delays=[0-9.]+/0/0/0, size=\d+, message-id=<[^>]*>, dsn=5\.7\.1, "
+             r"status=bounced \(no mail here\)$")
     qid = send(env, "k@soft.example.test")
     log_line(env, qid, r"to=<k@soft\.example\.test>, relay=none, .*dsn=4\.7\.1, "
              r"status=deferred \(try later\)")

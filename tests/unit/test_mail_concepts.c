@@ -187,11 +187,136 @@ static void test_proto_repeated(void)
     evbuffer_free(buf);
 }
 
+/*
+ * The messages qmgr and smtp write, through their declarations: the bytes
+ * on the wire (what tests/system and older peers speak) and the check at
+ * the other end. pairs: name, value, ..., NULL.
+ */
+static const struct {
+    const struct proto_msg *def;
+    const char *pairs[16];
+    const char *wire;
+} wire_cases[] = {
+    { &proto_ok_reply, { MAIL_ATTR_STATUS, PROTO_STATUS_OK, NULL }, "status=ok\n\n" },
+    { &proto_error_reply, { MAIL_ATTR_STATUS, PROTO_STATUS_ERROR, MAIL_ATTR_REASON, "no", NULL },
+      "status=error\nreason=no\n\n" },
+    { &proto_qmgr_count_reply, { MAIL_ATTR_STATUS, PROTO_STATUS_OK, MAIL_ATTR_COUNT, "3", NULL },
+      "status=ok\ncount=3\n\n" },
+    { &proto_qmgr_withdraw_reply,
+      { MAIL_ATTR_STATUS, PROTO_STATUS_OK, MAIL_ATTR_STATE, QMGR_WITHDRAW_DONE, NULL },
+      "status=ok\nstate=done\n\n" },
+    { &proto_qmgr_withdraw_reply,
+      { MAIL_ATTR_STATUS, PROTO_STATUS_OK, MAIL_ATTR_STATE, QMGR_WITHDRAW_NOT_ACTIVE, NULL },
+      "status=ok\nstate=not_active\n\n" },
+    { &proto_qmgr_rcpt_event,
+      { MAIL_ATTR_EVENT, QMGR_EVENT_RCPT, MAIL_ATTR_ADDRESS, "a@b", MAIL_ATTR_STATUS,
+        QMGR_STATUS_DEFERRED, MAIL_ATTR_DSN, DSN_TEMP_SYSTEM, MAIL_ATTR_RELAY, PROTO_RELAY_NONE,
+        MAIL_ATTR_REPLY, "delivery agent failed", NULL },
+      "event=rcpt\naddress=a@b\nstatus=deferred\ndsn=4.3.0\nrelay=none\n"
+      "reply=delivery agent failed\n\n" },
+    { &proto_qmgr_trace_event, { MAIL_ATTR_EVENT, QMGR_EVENT_TRACE, MAIL_ATTR_LINE, "> QUIT", NULL },
+      "event=trace\nline=> QUIT\n\n" },
+    { &proto_qmgr_done_event,
+      { MAIL_ATTR_EVENT, QMGR_EVENT_DONE, MAIL_ATTR_QUEUE_ID, "ID", MAIL_ATTR_STATE,
+        QMGR_DONE_REMOVED, NULL },
+      "event=done\nqueue_id=ID\nstate=removed\n\n" },
+    { &proto_smtp_deliver,
+      { MAIL_ATTR_REQ, SMTP_REQ_DELIVER, MAIL_ATTR_QUEUE_ID, "ID", MAIL_ATTR_QUEUE_FILE,
+        "active/0/0/ID", MAIL_ATTR_NEXTHOP, "[::1]:25", MAIL_ATTR_VERBOSE, PROTO_FLAG_ON,
+        MAIL_ATTR_RCPT, "0 a@b", NULL },
+      "req=deliver\nqueue_id=ID\nqueue_file=active/0/0/ID\nnexthop=[::1]:25\nverbose=1\n"
+      "rcpt=0 a@b\n\n" },
+    { &proto_smtp_rcpt_event,
+      { MAIL_ATTR_EVENT, SMTP_EVENT_RCPT, MAIL_ATTR_INDEX, "0", MAIL_ATTR_STATUS,
+        SMTP_STATUS_BOUNCED, MAIL_ATTR_DSN, DSN_BAD_ADDRESS, MAIL_ATTR_RELAY, PROTO_RELAY_NONE,
+        MAIL_ATTR_REPLY, "", NULL },
+      "event=rcpt\nindex=0\nstatus=bounced\ndsn=5.1.3\nrelay=none\nreply=\n\n" },
+    { &proto_smtp_trace_event, { MAIL_ATTR_EVENT, SMTP_EVENT_TRACE, MAIL_ATTR_LINE, "", NULL },
+      "event=trace\nline=\n\n" },
+    { &proto_smtp_done_event, { MAIL_ATTR_EVENT, SMTP_EVENT_DONE, MAIL_ATTR_QUEUE_ID, "ID", NULL },
+      "event=done\nqueue_id=ID\n\n" },
+};
+
+static void test_proto_wire(void)
+{
+    for (size_t i = 0; i < sizeof(wire_cases) / sizeof(wire_cases[0]); i++) {
+        struct evbuffer *buf = evbuffer_new();
+        struct proto_out out;
+        struct attr_msg msg;
+        char err[256], got[512];
+        ev_ssize_t len;
+
+        proto_begin(&out, buf, wire_cases[i].def);
+        for (const char *const *p = wire_cases[i].pairs; *p != NULL; p += 2)
+            proto_put_text(&out, p[0], p[1]);
+        proto_end(&out);
+        len = evbuffer_copyout(buf, got, sizeof(got) - 1);
+        got[len > 0 ? len : 0] = '\0';
+        CHECK_STR(wire_cases[i].def->name, got, wire_cases[i].wire);
+        attr_msg_init(&msg);
+        CHECK_LONG("read back", attr_read_evbuffer(buf, &msg, err, sizeof(err)), 1);
+        CHECK_LONG(wire_cases[i].def->name, proto_check(&msg, wire_cases[i].def, err, sizeof(err)),
+                   0);
+        attr_msg_free(&msg);
+        evbuffer_free(buf);
+    }
+}
+
+/* Text values: NULL is empty, anything longer than PROTO_TEXT_MAX is cut. */
+static void test_proto_text_limits(void)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char long_text[PROTO_TEXT_MAX * 2 + 1];
+    struct proto_out out;
+    struct attr_msg msg;
+    char err[256];
+
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    proto_begin(&out, buf, &proto_error_reply);
+    proto_put_str(&out, MAIL_ATTR_STATUS, PROTO_STATUS_ERROR);
+    proto_put_text(&out, MAIL_ATTR_REASON, long_text);
+    proto_end(&out);
+    proto_begin(&out, buf, &proto_qmgr_trace_event);
+    proto_put_str(&out, MAIL_ATTR_EVENT, QMGR_EVENT_TRACE);
+    proto_put_text(&out, MAIL_ATTR_LINE, NULL);
+    proto_end(&out);
+    attr_msg_init(&msg);
+    CHECK_LONG("read long", attr_read_evbuffer(buf, &msg, err, sizeof(err)), 1);
+    CHECK_LONG("cut to PROTO_TEXT_MAX", strlen(attr_get(&msg, MAIL_ATTR_REASON)), PROTO_TEXT_MAX);
+    attr_msg_reset(&msg);
+    CHECK_LONG("read NULL", attr_read_evbuffer(buf, &msg, err, sizeof(err)), 1);
+    CHECK_STR("NULL is empty", attr_get(&msg, MAIL_ATTR_LINE), "");
+    attr_msg_free(&msg);
+    evbuffer_free(buf);
+}
+
+/* The values postqueue and the tests know by their text. */
+static void test_proto_values(void)
+{
+    const char *done_states[] = { QMGR_DONE_REMOVED, QMGR_DONE_BOUNCED, QMGR_DONE_DEFERRED,
+                                  QMGR_DONE_HOLD, QMGR_DONE_DELETED, QMGR_DONE_INCOMING,
+                                  QMGR_DONE_ACTIVE };
+
+    CHECK_STR("qmgr sent", QMGR_STATUS_SENT, SMTP_STATUS_SENT);
+    CHECK_STR("qmgr deferred", QMGR_STATUS_DEFERRED, SMTP_STATUS_DEFERRED);
+    CHECK_STR("qmgr bounced", QMGR_STATUS_BOUNCED, SMTP_STATUS_BOUNCED);
+    CHECK_STR("relay none", PROTO_RELAY_NONE, "none");
+    for (size_t i = 0; i < sizeof(done_states) / sizeof(done_states[0]); i++) {
+        CHECK_TRUE(done_states[i], attr_value_ok(done_states[i]) && done_states[i][0] != '\0');
+        for (size_t j = 0; j < i; j++)
+            CHECK_TRUE("done states differ", strcmp(done_states[i], done_states[j]) != 0);
+    }
+}
+
 int main(void)
 {
     test_dsn();
     test_delivery_log();
     test_proto_round_trip();
     test_proto_repeated();
+    test_proto_wire();
+    test_proto_text_limits();
+    test_proto_values();
     return check_finish("test_mail_concepts");
 }
