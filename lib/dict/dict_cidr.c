@@ -36,14 +36,13 @@
 #include "dict_text.h"
 #include "errtext.h"
 #include "line_reader.h"
+#include "netaddr.h"
 
 enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
 
 struct rule {
     enum rule_kind kind;
-    int family;                 /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int prefix;
+    struct netaddr_net net;
     int negate;
     char *result;               /* MATCH only */
     unsigned lineno;
@@ -56,86 +55,17 @@ struct cidr_priv {
 };
 
 
-/* Text address -> family and 16 bytes; IPv4-mapped IPv6 becomes IPv4. */
-static int parse_addr(const char *text, int *family, unsigned char *addr)
-{
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-    memset(addr, 0, 16);
-    if (inet_pton(AF_INET, text, addr) == 1) {
-        *family = AF_INET;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, text, addr) == 1) {
-        if (memcmp(addr, mapped, 12) == 0) {
-            memmove(addr, addr + 12, 4);
-            memset(addr + 4, 0, 12);
-            *family = AF_INET;
-        } else {
-            *family = AF_INET6;
-        }
-        return 0;
-    }
-    return -1;
-}
-
-static int prefix_match(const unsigned char *a, const unsigned char *net, int bits)
-{
-    int bytes = bits / 8, rest = bits % 8;
-
-    if (memcmp(a, net, (size_t)bytes) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    return ((a[bytes] ^ net[bytes]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
 /* The network "[!]addr[/prefix]" (one word, NUL-terminated) into r. */
 static int parse_network(struct dict_parse *ps, char *word, struct rule *r)
 {
-    char text[INET6_ADDRSTRLEN + 8];
-    unsigned char masked[16];
-    char *host = word, *slash;
-    int bits;
+    char why[256];
 
-    if (*host == '!') {
+    if (*word == '!') {
         r->negate = 1;
-        host++;
+        word++;
     }
-    slash = strchr(host, '/');
-    if (slash)
-        *slash = '\0';
-    if (*host == '[') {
-        size_t n = strlen(host);
-        if (n < 2 || host[n - 1] != ']')
-            return dict_parse_fail(ps, "bad network address \"%s\"", host);
-        host[n - 1] = '\0';
-        host++;
-        if (strchr(host, ':') == NULL)
-            return dict_parse_fail(ps, "brackets are for IPv6 addresses: \"[%s]\"", host);
-    }
-    if (parse_addr(host, &r->family, r->addr) < 0)
-        return dict_parse_fail(ps, "bad network address \"%s\"", host);
-    bits = r->family == AF_INET ? 32 : 128;
-    r->prefix = bits;
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end != '\0' || p < 0 || p > bits || slash[1] == '-'
-            || slash[1] == '+')
-            return dict_parse_fail(ps, "bad prefix length \"/%s\" (0..%d)", slash + 1, bits);
-        r->prefix = (int)p;
-    }
-    memset(masked, 0, sizeof(masked));
-    memcpy(masked, r->addr, (size_t)(r->prefix / 8));
-    if (r->prefix % 8)
-        masked[r->prefix / 8] = (unsigned char)(r->addr[r->prefix / 8]
-                                                & (0xff << (8 - r->prefix % 8)));
-    if (memcmp(masked, r->addr, 16) != 0) {
-        inet_ntop(r->family, masked, text, sizeof(text));
-        return dict_parse_fail(ps, "non-null host address bits in \"%s/%d\": perhaps you mean \"%s/%d\"",
-                    host, r->prefix, text, r->prefix);
-    }
+    if (netaddr_parse_net(word, &r->net, why, sizeof(why)) < 0)
+        return dict_parse_fail(ps, "%s", why);
     return 0;
 }
 
@@ -240,9 +170,9 @@ static int rule_matches(const struct rule *r, int family, const unsigned char *a
 {
     /* As Postfix: a rule for the other address family never matches, negated
      * or not. */
-    if (r->family != family)
+    if (r->net.family != family)
         return 0;
-    return prefix_match(addr, r->addr, r->prefix) != r->negate;
+    return netaddr_in_net(&r->net, family, addr) != r->negate;
 }
 
 static int cidr_lookup(struct dict *dict, const char *key, struct dict_result *res)
@@ -252,7 +182,7 @@ static int cidr_lookup(struct dict *dict, const char *key, struct dict_result *r
     int family;
     size_t i = 0;
 
-    if (parse_addr(key, &family, addr) < 0)
+    if (netaddr_parse_addr(key, &family, addr) < 0)
         return DICT_NOTFOUND;
     while (i < cp->count) {
         const struct rule *r = &cp->rules[i];

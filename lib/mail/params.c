@@ -148,7 +148,7 @@ const struct param_def param_table[] = {
     NUM("smtpd_line_limit", "2048", 512, 65536, var_smtpd_line_limit,
         "Longest SMTP command line accepted, in bytes including CRLF (500 5.5.2)."),
     STR("mynetworks", "127.0.0.0/8 [::1]/128", var_mynetworks,
-        "Clients allowed to relay anywhere: addresses and networks, separated by commas or spaces."),
+        "Clients allowed to relay anywhere: addresses and networks (1.2.3.0/24, [2001:db8::]/32; no host bits past the prefix) or tables, separated by commas or spaces."),
     STR("relay_domains", "", var_relay_domains,
         "Recipient domains accepted from any client: names or tables; subdomains too when parent_domain_matches_subdomains lists relay_domains (the default)."),
     NUM("smtpd_hard_error_limit", "20", 1, 1000, var_smtpd_hard_error_limit,

@@ -12,65 +12,110 @@
 #include "netaddr.h"
 #include "strlist.h"
 
-static int parse_addr(const char *text, int *family, unsigned char *addr)
+int netaddr_parse_addr(const char *text, int *family, unsigned char addr[16])
 {
+    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    memset(addr, 0, 16);
     if (inet_pton(AF_INET, text, addr) == 1) {
         *family = AF_INET;
         return 0;
     }
-    if (inet_pton(AF_INET6, text, addr) == 1) {
-        static const unsigned char mapped[12] = {0,0,0,0,0,0,0,0,0,0,0xff,0xff};
-        if (memcmp(addr, mapped, 12) == 0) {
-            memmove(addr, addr + 12, 4);
-            *family = AF_INET;
-        } else {
-            *family = AF_INET6;
-        }
-        return 0;
+    if (inet_pton(AF_INET6, text, addr) != 1)
+        return -1;
+    *family = AF_INET6;
+    if (memcmp(addr, mapped, 12) == 0) {
+        memmove(addr, addr + 12, 4);
+        memset(addr + 4, 0, 12);
+        *family = AF_INET;
     }
-    return -1;
+    return 0;
 }
 
-static int parse_net(const char *item, struct netaddr_net *net, char *err, size_t errlen)
+/* The prefix length after '/': 0..bits in decimal, no sign. */
+static int parse_prefix(const char *text, int bits, int *prefix)
 {
-    char buf[128];
-    char *slash, *host = buf;
-    int bits;
+    long p = 0;
 
-    if (strlen(item) >= sizeof(buf)) {
-        snprintf(err, errlen, "network too long: \"%.40s...\"", item);
+    if (*text == '\0' || strlen(text) > 3)
+        return -1;
+    for (const char *c = text; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        p = p * 10 + (*c - '0');
+    }
+    if (p > bits)
+        return -1;
+    *prefix = (int)p;
+    return 0;
+}
+
+/* Are the address bits beyond the prefix all zero? */
+static int host_bits_clear(const struct netaddr_net *net, unsigned char *masked)
+{
+    memset(masked, 0, 16);
+    memcpy(masked, net->addr, (size_t)(net->prefix / 8));
+    if (net->prefix % 8)
+        masked[net->prefix / 8] = (unsigned char)(net->addr[net->prefix / 8]
+                                                  & (0xff << (8 - net->prefix % 8)));
+    return memcmp(masked, net->addr, 16) == 0;
+}
+
+int netaddr_parse_net(const char *text, struct netaddr_net *net, char *err, size_t errlen)
+{
+    char buf[NETADDR_TEXT_MAX], shown[INET6_ADDRSTRLEN];
+    unsigned char masked[16];
+    char *host = buf, *slash;
+
+    if (strlen(text) >= sizeof(buf)) {
+        errtext_set(err, errlen, "bad network address \"%.40s...\": too long", text);
         return -1;
     }
-    strcpy(buf, item);
-    slash = strrchr(buf, '/');
-    if (slash)
+    strcpy(buf, text);
+    if ((slash = strchr(host, '/')) != NULL)
         *slash = '\0';
-    if (host[0] == '[') {
+    if (*host == '[') {
         size_t n = strlen(host);
         if (n < 2 || host[n - 1] != ']') {
-            snprintf(err, errlen, "bad network \"%s\"", item);
+            errtext_set(err, errlen, "bad network address \"%s\"", host);
             return -1;
         }
         host[n - 1] = '\0';
         host++;
-    }
-    memset(net, 0, sizeof(*net));
-    if (parse_addr(host, &net->family, net->addr) < 0) {
-        snprintf(err, errlen, "bad network address \"%s\"", item);
-        return -1;
-    }
-    bits = net->family == AF_INET ? 32 : 128;
-    net->prefix = bits;
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || p < 0 || p > bits) {
-            snprintf(err, errlen, "bad prefix length in \"%s\"", item);
+        if (strchr(host, ':') == NULL) {
+            errtext_set(err, errlen, "brackets are for IPv6 addresses: \"[%s]\"", host);
             return -1;
         }
-        net->prefix = (int)p;
+    }
+    memset(net, 0, sizeof(*net));
+    if (netaddr_parse_addr(host, &net->family, net->addr) < 0) {
+        errtext_set(err, errlen, "bad network address \"%s\"", host);
+        return -1;
+    }
+    net->prefix = net->family == AF_INET ? 32 : 128;
+    if (slash != NULL && parse_prefix(slash + 1, net->prefix, &net->prefix) < 0) {
+        errtext_set(err, errlen, "bad prefix length \"/%s\" (0..%d)", slash + 1,
+                    net->family == AF_INET ? 32 : 128);
+        return -1;
+    }
+    if (!host_bits_clear(net, masked)) {
+        inet_ntop(net->family, masked, shown, sizeof(shown));
+        errtext_set(err, errlen, "non-null host address bits in \"%s/%d\": perhaps you mean "
+                    "\"%s/%d\"", host, net->prefix, shown, net->prefix);
+        return -1;
     }
     return 0;
+}
+
+int netaddr_in_net(const struct netaddr_net *net, int family, const unsigned char *addr)
+{
+    int bytes = net->prefix / 8, rest = net->prefix % 8;
+
+    if (net->family != family || memcmp(addr, net->addr, (size_t)bytes) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    return ((addr[bytes] ^ net->addr[bytes]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
 int netlist_parse(const char *text, struct netlist *list, char *err, size_t errlen)
@@ -87,7 +132,7 @@ int netlist_parse(const char *text, struct netlist *list, char *err, size_t errl
     list->nets = xcalloc(n ? n : 1, sizeof(*list->nets));
     list->count = 0;
     for (size_t i = 0; i < n; i++) {
-        if (parse_net(items[i], &list->nets[list->count], err, errlen) < 0) {
+        if (netaddr_parse_net(items[i], &list->nets[list->count], err, errlen) < 0) {
             strlist_free(items);
             netlist_free(list);
             return -1;
@@ -98,27 +143,15 @@ int netlist_parse(const char *text, struct netlist *list, char *err, size_t errl
     return 0;
 }
 
-static int prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
-{
-    int bytes = bits / 8, rest = bits % 8;
-
-    if (memcmp(a, b, (size_t)bytes) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    return ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest))) == 0;
-}
-
 int netlist_match(const struct netlist *list, const char *addr)
 {
     unsigned char bin[16];
     int family;
 
-    if (parse_addr(addr, &family, bin) < 0)
+    if (netaddr_parse_addr(addr, &family, bin) < 0)
         return 0;
     for (size_t i = 0; i < list->count; i++) {
-        const struct netaddr_net *net = &list->nets[i];
-        if (net->family == family && prefix_equal(bin, net->addr, net->prefix))
+        if (netaddr_in_net(&list->nets[i], family, bin))
             return 1;
     }
     return 0;

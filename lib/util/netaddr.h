@@ -1,10 +1,14 @@
 /*
- * netaddr.h - IP networks for mynetworks-style lists.
+ * netaddr.h - IP addresses and networks: parsing and matching, for
+ * mynetworks-style lists and cidr: tables.
  *
- * A netlist holds networks parsed from a list such as
- * "127.0.0.0/8 [::1]/128 10.1.2.3": IPv4 or IPv6 (optionally bracketed)
- * addresses with an optional /prefix. An IPv4-mapped IPv6 client address
- * (::ffff:1.2.3.4) matches IPv4 networks.
+ * A network is "addr", "addr/len", "[v6]" or "[v6]/len": an IPv4 or IPv6
+ * address (brackets only around IPv6), a prefix length of 0..32 or 0..128
+ * in decimal, and no address bits set beyond the prefix ("10.1.2.0/24", not
+ * "10.1.2.3/24", as Postfix insists). An IPv4-mapped IPv6 address
+ * (::ffff:1.2.3.4) is taken as the IPv4 address, so it matches IPv4
+ * networks. A netlist holds the networks of a list such as
+ * "127.0.0.0/8 [::1]/128 10.1.2.3" (strlist.h).
  * Memory: a netlist owns its array; free with netlist_free().
  * Success convention: 0 ok, -1 error with err filled.
  */
@@ -18,6 +22,14 @@ struct netaddr_net {
     unsigned char addr[16];
     int prefix;
 };
+
+#define NETADDR_TEXT_MAX 128    /* longest network text accepted */
+
+/* Text address -> family and 16 bytes (IPv4 in the first 4). */
+int netaddr_parse_addr(const char *text, int *family, unsigned char addr[16]);
+int netaddr_parse_net(const char *text, struct netaddr_net *net, char *err, size_t errlen);
+/* 1 when the address (family, 16 bytes) lies in net, else 0. */
+int netaddr_in_net(const struct netaddr_net *net, int family, const unsigned char *addr);
 
 struct netlist {
     struct netaddr_net *nets;
