@@ -200,9 +200,7 @@ static void list_close(struct dict *dict)
 static const struct dict_ops list_ops = {
     .type = "list",
     .lookup = list_lookup,
-    .iterate = NULL,
     .close = list_close,
-    .fold = 0,
 };
 
 int dict_open_list(const char *list, int flags, struct dict **result, char *err, size_t errlen)

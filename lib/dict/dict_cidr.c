@@ -21,64 +21,40 @@
  * Postern refuses the table so the mistake is seen), a rule without result,
  * unbalanced if/endif.
  *
- * Memory: priv owns the rule array and the result strings results point to.
+ * The rule list and its if/endif structure are dict_rules.h's; this file
+ * parses and matches networks (netaddr.h).
+ *
+ * Memory: priv owns the rule list (dict_rules.h) and one struct netaddr_net
+ * per rule (its pattern); results point into the list.
  */
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "alloc.h"
 #include "dict.h"
 #include "dict_backend.h"
+#include "dict_rules.h"
 #include "dict_text.h"
 #include "errtext.h"
 #include "line_reader.h"
 #include "netaddr.h"
 
-enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
-
-struct rule {
-    enum rule_kind kind;
-    struct netaddr_net net;
-    int negate;
-    char *result;               /* MATCH only */
-    unsigned lineno;
-    size_t skip_to;             /* IF: index after the matching ENDIF */
-};
-
 struct cidr_priv {
-    struct rule *rules;
-    size_t count, cap;
+    struct dict_rules rules;
 };
 
-
-/* The network "[!]addr[/prefix]" (one word, NUL-terminated) into r. */
-static int parse_network(struct dict_parse *ps, char *word, struct rule *r)
+/* The network "[!]addr[/prefix]" (one word) as a new pattern; NULL on error. */
+static struct netaddr_net *parse_network(struct dict_parse *ps, const char *word, int *negate)
 {
+    struct netaddr_net *net = xmalloc(sizeof(*net));
     char why[256];
 
-    if (*word == '!') {
-        r->negate = 1;
-        word++;
+    *negate = *word == '!';
+    if (netaddr_parse_net(word + *negate, net, why, sizeof(why)) < 0) {
+        dict_parse_fail(ps, "%s", why);
+        return xfree(net);
     }
-    if (netaddr_parse_net(word, &r->net, why, sizeof(why)) < 0)
-        return dict_parse_fail(ps, "%s", why);
-    return 0;
-}
-
-static struct rule *add_rule(struct cidr_priv *cp, enum rule_kind kind, unsigned lineno)
-{
-    struct rule *r;
-
-    cp->rules = xgrow(cp->rules, &cp->cap, cp->count + 1, sizeof(*cp->rules));
-    r = &cp->rules[cp->count++];
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->lineno = lineno;
-    return r;
+    return net;
 }
 
 /* Split off the first word of *p (NUL-terminating it); *p moves past it. */
@@ -96,115 +72,84 @@ static char *first_word(char **p)
     return w;
 }
 
-static int parse_line(struct cidr_priv *cp, struct dict_parse *ps, char *line, size_t **stack,
-                      size_t *depth, size_t *stack_cap)
+static int parse_if(struct cidr_priv *cp, struct dict_parse *ps, char *rest)
 {
-    char *rest = line;
-    char *word = first_word(&rest);
-    struct rule tmp, *r;
+    struct netaddr_net *net;
+    char *word;
+    int negate;
 
-    memset(&tmp, 0, sizeof(tmp));
-    if (strcasecmp(word, "endif") == 0) {
-        if (*rest)
-            return dict_parse_fail(ps, "text after endif: \"%.40s\"", rest);
-        if (*depth == 0)
-            return dict_parse_fail(ps, "endif without matching if");
-        add_rule(cp, RULE_ENDIF, ps->lineno);
-        cp->rules[(*stack)[--*depth]].skip_to = cp->count;
-        return 0;
-    }
-    if (strcasecmp(word, "if") == 0) {
-        if (*rest == '\0')
-            return dict_parse_fail(ps, "if without a network");
-        word = first_word(&rest);
-        if (*rest)
-            return dict_parse_fail(ps, "text after if network: \"%.40s\"", rest);
-        if (parse_network(ps, word, &tmp) < 0)
-            return -1;
-        r = add_rule(cp, RULE_IF, ps->lineno);
-        tmp.kind = RULE_IF;
-        tmp.lineno = ps->lineno;
-        *r = tmp;
-        *stack = xgrow(*stack, stack_cap, *depth + 1, sizeof(**stack));
-        (*stack)[(*depth)++] = cp->count - 1;
-        return 0;
-    }
-    if (parse_network(ps, word, &tmp) < 0)
-        return -1;
     if (*rest == '\0')
-        return dict_parse_fail(ps, "no result after the network");
-    r = add_rule(cp, RULE_MATCH, ps->lineno);
-    tmp.kind = RULE_MATCH;
-    tmp.lineno = ps->lineno;
-    tmp.result = xstrdup(rest);
-    *r = tmp;
+        return dict_parse_fail(ps, "if without a network");
+    word = first_word(&rest);
+    if (*rest)
+        return dict_parse_fail(ps, "text after if network: \"%.40s\"", rest);
+    if ((net = parse_network(ps, word, &negate)) == NULL)
+        return -1;
+    dict_rules_add_if(&cp->rules, ps->lineno, net, negate);
     return 0;
 }
 
-static int parse_file(struct cidr_priv *cp, const char *file, const char *buf, size_t len,
-                      char *err, size_t errlen)
+static int parse_line(void *ctx, struct dict_parse *ps, char *line)
 {
-    struct line_reader rd;
-    struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
-    size_t *stack = NULL, depth = 0, stack_cap = 0;
-    char *line;
-    int rc;
+    struct cidr_priv *cp = ctx;
+    char *rest = line;
+    char *word = first_word(&rest);
+    struct netaddr_net *net;
+    int negate;
 
-    line_reader_init(&rd, file, buf, len, DICT_LINE_MAX);
-    while ((rc = line_reader_next(&rd, &line, NULL, &ps.lineno, err, errlen)) == 1) {
-        if (parse_line(cp, &ps, line, &stack, &depth, &stack_cap) < 0) {
-            rc = -1;
-            break;
-        }
+    if (strcasecmp(word, "endif") == 0) {
+        if (*rest)
+            return dict_parse_fail(ps, "text after endif: \"%.40s\"", rest);
+        return dict_rules_add_endif(&cp->rules, ps);
     }
-    if (rc == 0 && depth > 0) {
-        ps.lineno = cp->rules[stack[depth - 1]].lineno;
-        rc = dict_parse_fail(&ps, "if without matching endif");
+    if (strcasecmp(word, "if") == 0)
+        return parse_if(cp, ps, rest);
+    if ((net = parse_network(ps, word, &negate)) == NULL)
+        return -1;
+    if (*rest == '\0') {
+        xfree(net);
+        return dict_parse_fail(ps, "no result after the network");
     }
-    xfree(stack);
-    line_reader_free(&rd);
-    return rc;
+    dict_rules_add_match(&cp->rules, ps->lineno, net, negate, rest);
+    return 0;
 }
 
-static int rule_matches(const struct rule *r, int family, const unsigned char *addr)
+struct cidr_key {
+    int family;
+    unsigned char addr[16];
+};
+
+/* As Postfix: a rule for the other address family never matches, negated or not. */
+static int rule_matches(void *ctx, const struct dict_rule *r)
 {
-    /* As Postfix: a rule for the other address family never matches, negated
-     * or not. */
-    if (r->net.family != family)
+    const struct cidr_key *key = ctx;
+    const struct netaddr_net *net = r->pattern;
+
+    if (net->family != key->family)
         return 0;
-    return netaddr_in_net(&r->net, family, addr) != r->negate;
+    return netaddr_in_net(net, key->family, key->addr) != r->negate;
 }
 
 static int cidr_lookup(struct dict *dict, const char *key, struct dict_result *res)
 {
     struct cidr_priv *cp = dict->priv;
-    unsigned char addr[16];
-    int family;
-    size_t i = 0;
+    const struct dict_rule *r;
+    struct cidr_key k;
+    int tempfail;
 
-    if (netaddr_parse_addr(key, &family, addr) < 0)
+    if (netaddr_parse_addr(key, &k.family, k.addr) < 0)
         return DICT_NOTFOUND;
-    while (i < cp->count) {
-        const struct rule *r = &cp->rules[i];
+    r = dict_rules_first(&cp->rules, rule_matches, &k, &tempfail);
+    if (r == NULL)
+        return DICT_NOTFOUND;
+    res->value = r->result;
+    res->where = dict_set_where(dict, "%s:%u", dict->spec, r->lineno);
+    return DICT_FOUND;
+}
 
-        switch (r->kind) {
-        case RULE_ENDIF:
-            i++;
-            break;
-        case RULE_IF:
-            i = rule_matches(r, family, addr) ? i + 1 : r->skip_to;
-            break;
-        case RULE_MATCH:
-            if (rule_matches(r, family, addr)) {
-                res->value = r->result;
-                res->where = dict_set_where(dict, "%s:%u", dict->spec, r->lineno);
-                return DICT_FOUND;
-            }
-            i++;
-            break;
-        }
-    }
-    return DICT_NOTFOUND;
+static void free_pattern(void *pattern)
+{
+    xfree(pattern);
 }
 
 static void cidr_close(struct dict *dict)
@@ -213,9 +158,7 @@ static void cidr_close(struct dict *dict)
 
     if (cp == NULL)
         return;
-    for (size_t i = 0; i < cp->count; i++)
-        xfree(cp->rules[i].result);
-    xfree(cp->rules);
+    dict_rules_free(&cp->rules, free_pattern);
     xfree(cp);
     dict->priv = NULL;
 }
@@ -223,9 +166,7 @@ static void cidr_close(struct dict *dict)
 static const struct dict_ops cidr_ops = {
     .type = "cidr",
     .lookup = cidr_lookup,
-    .iterate = NULL,
     .close = cidr_close,
-    .fold = 0,
 };
 
 int dict_cidr_open(struct dict *dict, const char *name, char *err, size_t errlen)
@@ -244,7 +185,7 @@ int dict_cidr_open(struct dict *dict, const char *name, char *err, size_t errlen
     cp = xcalloc(1, sizeof(*cp));
     dict->ops = &cidr_ops;
     dict->priv = cp;
-    rc = parse_file(cp, name, buf, len, err, errlen);
+    rc = dict_rules_parse(&cp->rules, name, buf, len, parse_line, cp, err, errlen);
     xfree(buf);
     return rc < 0 ? -1 : 0;
 }

@@ -254,9 +254,7 @@ static void static_close(struct dict *dict)
 static const struct dict_ops static_ops = {
     .type = "static",
     .lookup = static_lookup,
-    .iterate = NULL,
     .close = static_close,
-    .fold = 0,
 };
 
 int dict_static_open(struct dict *dict, const char *name, char *err, size_t errlen)

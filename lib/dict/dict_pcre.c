@@ -25,9 +25,12 @@
  * hostile key cannot make a pattern run away: hitting a limit is a
  * DICT_TEMPFAIL naming the rule, logged as a warning.
  *
- * Memory: priv owns the compiled rules, their result texts, one match-data
- * block sized for the largest group count, the match context and the
- * expansion buffer results point into.
+ * The rule list and its if/endif structure are dict_rules.h's; this file
+ * compiles and runs the regexes and expands results.
+ *
+ * Memory: priv owns the rule list (dict_rules.h) with one compiled regex
+ * per rule (its pattern), one match-data block sized for the largest group
+ * count, the match context and the expansion buffer results point into.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -40,32 +43,22 @@
 #include "alloc.h"
 #include "dict.h"
 #include "dict_backend.h"
+#include "dict_rules.h"
 #include "dict_text.h"
 #include "errtext.h"
 #include "line_reader.h"
+#include "strbuf.h"
 
 #define DICT_PCRE_MATCH_LIMIT 1000000
 #define DICT_PCRE_DEPTH_LIMIT 10000
 #define DICT_PCRE_HEAP_LIMIT 20000     /* KiB */
 
-enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
-
-struct rule {
-    enum rule_kind kind;
-    pcre2_code *re;             /* MATCH and IF */
-    int negate;
-    char *result;               /* MATCH: the result text, NULL otherwise */
-    unsigned lineno;
-    size_t skip_to;             /* IF: index after the matching ENDIF */
-};
-
 struct pcre_priv {
-    struct rule *rules;
-    size_t count, cap;
+    struct dict_rules rules;
+    uint32_t max_groups;        /* while parsing: the most capture groups of a rule */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
-    char *out;                  /* the expanded result */
-    size_t out_cap;
+    struct strbuf out;          /* the expanded result */
 };
 
 /* --- parsing --- */
@@ -168,18 +161,6 @@ static int check_result(struct dict_parse *ps, const char *r, uint32_t ngroups, 
     return 0;
 }
 
-static struct rule *add_rule(struct pcre_priv *pp, enum rule_kind kind, unsigned lineno)
-{
-    struct rule *r;
-
-    pp->rules = xgrow(pp->rules, &pp->cap, pp->count + 1, sizeof(*pp->rules));
-    r = &pp->rules[pp->count++];
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->lineno = lineno;
-    return r;
-}
-
 /* "if" / "endif" keywords: case-insensitive, followed by a blank or the end. */
 static int keyword(const char *line, const char *word, char **rest)
 {
@@ -193,45 +174,49 @@ static int keyword(const char *line, const char *word, char **rest)
     return 1;
 }
 
-static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, uint32_t *max_groups,
-                      size_t **stack, size_t *depth, size_t *stack_cap)
+/* After a pattern: skip blanks; the rest of the line. */
+static char *after_blanks(char *p)
 {
-    char *rest;
+    while (line_reader_is_blank(*p))
+        p++;
+    return p;
+}
+
+static int parse_if(struct pcre_priv *pp, struct dict_parse *ps, char *rest)
+{
+    pcre2_code *re;
+    int negate;
+
+    if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
+        return -1;
+    rest = after_blanks(rest);
+    if (*rest) {
+        pcre2_code_free(re);
+        return dict_parse_fail(ps, "text after if pattern: \"%.40s\"", rest);
+    }
+    dict_rules_add_if(&pp->rules, ps->lineno, re, negate);
+    return 0;
+}
+
+static int parse_line(void *ctx, struct dict_parse *ps, char *line)
+{
+    struct pcre_priv *pp = ctx;
+    char *rest = line;
     pcre2_code *re;
     int negate;
     uint32_t ngroups = 0;
-    struct rule *r;
 
     if (keyword(line, "endif", &rest)) {
         if (*rest)
             return dict_parse_fail(ps, "text after endif: \"%.40s\"", rest);
-        if (*depth == 0)
-            return dict_parse_fail(ps, "endif without matching if");
-        add_rule(pp, RULE_ENDIF, ps->lineno);
-        pp->rules[(*stack)[--*depth]].skip_to = pp->count;
-        return 0;
+        return dict_rules_add_endif(&pp->rules, ps);
     }
-    if (keyword(line, "if", &rest)) {
-        if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
-            return -1;
-        while (line_reader_is_blank(*rest))
-            rest++;
-        if (*rest) {
-            pcre2_code_free(re);
-            return dict_parse_fail(ps, "text after if pattern: \"%.40s\"", rest);
-        }
-        r = add_rule(pp, RULE_IF, ps->lineno);
-        r->re = re;
-        r->negate = negate;
-        *stack = xgrow(*stack, stack_cap, *depth + 1, sizeof(**stack));
-        (*stack)[(*depth)++] = pp->count - 1;
-        return 0;
-    }
+    if (keyword(line, "if", &rest))
+        return parse_if(pp, ps, rest);
     rest = line;
     if ((re = parse_pattern(ps, &rest, &negate)) == NULL)
         return -1;
-    while (line_reader_is_blank(*rest))
-        rest++;
+    rest = after_blanks(rest);
     if (*rest == '\0') {
         pcre2_code_free(re);
         return dict_parse_fail(ps, "no result after the pattern");
@@ -241,67 +226,30 @@ static int parse_line(struct pcre_priv *pp, struct dict_parse *ps, char *line, u
         pcre2_code_free(re);
         return -1;
     }
-    if (ngroups > *max_groups)
-        *max_groups = ngroups;
-    r = add_rule(pp, RULE_MATCH, ps->lineno);
-    r->re = re;
-    r->negate = negate;
-    r->result = xstrdup(rest);
+    if (ngroups > pp->max_groups)
+        pp->max_groups = ngroups;
+    dict_rules_add_match(&pp->rules, ps->lineno, re, negate, rest);
     return 0;
 }
 
-static int parse_file(struct pcre_priv *pp, const char *file, const char *buf, size_t len,
-                      uint32_t *max_groups, char *err, size_t errlen)
-{
-    struct line_reader rd;
-    struct dict_parse ps = {.file = file, .err = err, .errlen = errlen};
-    size_t *stack = NULL, depth = 0, stack_cap = 0;
-    char *line;
-    int rc;
-
-    line_reader_init(&rd, file, buf, len, DICT_LINE_MAX);
-    while ((rc = line_reader_next(&rd, &line, NULL, &ps.lineno, err, errlen)) == 1) {
-        if (parse_line(pp, &ps, line, max_groups, &stack, &depth, &stack_cap) < 0) {
-            rc = -1;
-            break;
-        }
-    }
-    if (rc == 0 && depth > 0) {
-        ps.lineno = pp->rules[stack[depth - 1]].lineno;
-        rc = dict_parse_fail(&ps, "if without matching endif");
-    }
-    xfree(stack);
-    line_reader_free(&rd);
-    return rc;
-}
-
 /* --- lookup --- */
-
-static void out_add(struct pcre_priv *pp, size_t *used, const char *s, size_t n)
-{
-    pp->out = xgrow(pp->out, &pp->out_cap, *used + n + 1, 1);
-    memcpy(pp->out + *used, s, n);
-    *used += n;
-    pp->out[*used] = '\0';
-}
 
 /* Expand $n in a (checked) result using the last match of `key`. */
 static const char *expand(struct pcre_priv *pp, const char *result, const char *key, int groups)
 {
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(pp->md);
-    size_t used = 0;
 
-    out_add(pp, &used, "", 0);
+    strbuf_reset(&pp->out);
     for (const char *p = result; *p; p++) {
         unsigned long n = 0;
 
         if (*p != '$') {
-            out_add(pp, &used, p, 1);
+            strbuf_add_char(&pp->out, *p);
             continue;
         }
         p++;
         if (*p == '$') {
-            out_add(pp, &used, "$", 1);
+            strbuf_add_char(&pp->out, '$');
             continue;
         }
         if (*p == '{' || *p == '(') {
@@ -311,66 +259,66 @@ static const char *expand(struct pcre_priv *pp, const char *result, const char *
             n = (unsigned long)(*p - '0');
         }
         if ((int)n < groups && ov[2 * n] != PCRE2_UNSET)
-            out_add(pp, &used, key + ov[2 * n], ov[2 * n + 1] - ov[2 * n]);
+            strbuf_add(&pp->out, key + ov[2 * n], ov[2 * n + 1] - ov[2 * n]);
     }
-    return pp->out;
+    return strbuf_str(&pp->out);
 }
 
+/* One lookup: the key, and what its last match found. */
+struct pcre_key {
+    struct dict *dict;
+    const char *key;
+    size_t len;
+    int groups;                 /* capture groups set by the last match */
+    struct dict_result *res;
+};
+
 /* 1 match, 0 no match, -1 limit or error (res->error set). */
-static int run(struct dict *dict, const struct rule *r, const char *key, size_t klen,
-               struct dict_result *res, int *groups)
+static int rule_matches(void *ctx, const struct dict_rule *r)
 {
-    struct pcre_priv *pp = dict->priv;
-    int rc = pcre2_match(r->re, (PCRE2_SPTR)key, klen, 0, 0, pp->md, pp->mctx);
+    struct pcre_key *k = ctx;
+    struct pcre_priv *pp = k->dict->priv;
+    int rc = pcre2_match(r->pattern, (PCRE2_SPTR)k->key, k->len, 0, 0, pp->md, pp->mctx);
+    PCRE2_UCHAR msg[256];
 
     if (rc >= 0) {
-        *groups = rc;
+        k->groups = rc;
         return !r->negate;
     }
     if (rc == PCRE2_ERROR_NOMATCH)
         return r->negate;
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT
         || rc == PCRE2_ERROR_HEAPLIMIT) {
-        res->error = dict_set_error(dict, "%s:%u: regex match limit exceeded", dict->spec,
-                                    r->lineno);
-    } else {
-        PCRE2_UCHAR msg[256];
-
-        pcre2_get_error_message(rc, msg, sizeof(msg));
-        res->error = dict_set_error(dict, "%s:%u: regex match failed: %s", dict->spec, r->lineno,
-                                    (const char *)msg);
+        k->res->error = dict_set_error(k->dict, "%s:%u: regex match limit exceeded",
+                                       k->dict->spec, r->lineno);
+        return -1;
     }
+    pcre2_get_error_message(rc, msg, sizeof(msg));
+    k->res->error = dict_set_error(k->dict, "%s:%u: regex match failed: %s", k->dict->spec,
+                                   r->lineno, (const char *)msg);
     return -1;
 }
 
 static int pcre_lookup(struct dict *dict, const char *key, struct dict_result *res)
 {
     struct pcre_priv *pp = dict->priv;
-    size_t klen = strlen(key);
-    size_t i = 0;
+    struct pcre_key k = { dict, key, strlen(key), 0, res };
+    const struct dict_rule *r;
+    int tempfail;
 
-    while (i < pp->count) {
-        const struct rule *r = &pp->rules[i];
-        int groups = 0, m;
+    r = dict_rules_first(&pp->rules, rule_matches, &k, &tempfail);
+    if (tempfail)
+        return DICT_TEMPFAIL;
+    if (r == NULL)
+        return DICT_NOTFOUND;
+    res->value = expand(pp, r->result, key, r->negate ? 0 : k.groups);
+    res->where = dict_set_where(dict, "%s:%u", dict->spec, r->lineno);
+    return DICT_FOUND;
+}
 
-        if (r->kind == RULE_ENDIF) {
-            i++;
-            continue;
-        }
-        if ((m = run(dict, r, key, klen, res, &groups)) < 0)
-            return DICT_TEMPFAIL;
-        if (r->kind == RULE_IF) {
-            i = m ? i + 1 : r->skip_to;
-            continue;
-        }
-        if (m) {
-            res->value = expand(pp, r->result, key, r->negate ? 0 : groups);
-            res->where = dict_set_where(dict, "%s:%u", dict->spec, r->lineno);
-            return DICT_FOUND;
-        }
-        i++;
-    }
-    return DICT_NOTFOUND;
+static void free_pattern(void *pattern)
+{
+    pcre2_code_free(pattern);
 }
 
 static void pcre_close(struct dict *dict)
@@ -379,14 +327,10 @@ static void pcre_close(struct dict *dict)
 
     if (pp == NULL)
         return;
-    for (size_t i = 0; i < pp->count; i++) {
-        pcre2_code_free(pp->rules[i].re);
-        xfree(pp->rules[i].result);
-    }
-    xfree(pp->rules);
+    dict_rules_free(&pp->rules, free_pattern);
     pcre2_match_data_free(pp->md);
     pcre2_match_context_free(pp->mctx);
-    xfree(pp->out);
+    strbuf_free(&pp->out);
     xfree(pp);
     dict->priv = NULL;
 }
@@ -394,9 +338,7 @@ static void pcre_close(struct dict *dict)
 static const struct dict_ops pcre_ops = {
     .type = "pcre",
     .lookup = pcre_lookup,
-    .iterate = NULL,
     .close = pcre_close,
-    .fold = 0,
 };
 
 int dict_pcre_open(struct dict *dict, const char *name, char *err, size_t errlen)
@@ -404,7 +346,6 @@ int dict_pcre_open(struct dict *dict, const char *name, char *err, size_t errlen
     struct pcre_priv *pp;
     char *buf;
     size_t len;
-    uint32_t max_groups = 0;
     int rc;
 
     if (*name == '\0') {
@@ -416,11 +357,11 @@ int dict_pcre_open(struct dict *dict, const char *name, char *err, size_t errlen
     pp = xcalloc(1, sizeof(*pp));
     dict->ops = &pcre_ops;
     dict->priv = pp;
-    rc = parse_file(pp, name, buf, len, &max_groups, err, errlen);
+    rc = dict_rules_parse(&pp->rules, name, buf, len, parse_line, pp, err, errlen);
     xfree(buf);
     if (rc < 0)
         return -1;
-    pp->md = pcre2_match_data_create(max_groups + 1, NULL);
+    pp->md = pcre2_match_data_create(pp->max_groups + 1, NULL);
     pp->mctx = pcre2_match_context_create(NULL);
     if (pp->md == NULL || pp->mctx == NULL) {
         errtext_set(err, errlen, "table %s: out of memory for PCRE2", dict->spec);
