@@ -171,21 +171,9 @@ static const struct dict_ops cidr_ops = {
 
 int dict_cidr_open(struct dict *dict, const char *name, char *err, size_t errlen)
 {
-    struct cidr_priv *cp;
-    char *buf;
-    size_t len;
-    int rc;
+    struct cidr_priv *cp = xcalloc(1, sizeof(*cp));
 
-    if (*name == '\0') {
-        errtext_set(err, errlen, "table %s: missing file name", dict->spec);
-        return -1;
-    }
-    if (dict_text_load(name, &buf, &len, err, errlen) < 0)
-        return -1;
-    cp = xcalloc(1, sizeof(*cp));
     dict->ops = &cidr_ops;
     dict->priv = cp;
-    rc = dict_rules_parse(&cp->rules, name, buf, len, parse_line, cp, err, errlen);
-    xfree(buf);
-    return rc < 0 ? -1 : 0;
+    return dict_rules_load(&cp->rules, dict->spec, name, parse_line, cp, err, errlen);
 }

@@ -343,23 +343,11 @@ static const struct dict_ops pcre_ops = {
 
 int dict_pcre_open(struct dict *dict, const char *name, char *err, size_t errlen)
 {
-    struct pcre_priv *pp;
-    char *buf;
-    size_t len;
-    int rc;
+    struct pcre_priv *pp = xcalloc(1, sizeof(*pp));
 
-    if (*name == '\0') {
-        errtext_set(err, errlen, "table %s: missing file name", dict->spec);
-        return -1;
-    }
-    if (dict_text_load(name, &buf, &len, err, errlen) < 0)
-        return -1;
-    pp = xcalloc(1, sizeof(*pp));
     dict->ops = &pcre_ops;
     dict->priv = pp;
-    rc = dict_rules_parse(&pp->rules, name, buf, len, parse_line, pp, err, errlen);
-    xfree(buf);
-    if (rc < 0)
+    if (dict_rules_load(&pp->rules, dict->spec, name, parse_line, pp, err, errlen) < 0)
         return -1;
     pp->md = pcre2_match_data_create(pp->max_groups + 1, NULL);
     pp->mctx = pcre2_match_context_create(NULL);

@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "dict_rules.h"
+#include "errtext.h"
 #include "line_reader.h"
 
 static struct dict_rule *add_rule(struct dict_rules *rules, enum dict_rule_kind kind,
@@ -68,6 +69,24 @@ int dict_rules_parse(struct dict_rules *rules, const char *file, const char *buf
     line_reader_free(&reader);
     rules->open_ifs = xfree(rules->open_ifs);
     rules->depth = rules->open_cap = 0;
+    return rc;
+}
+
+int dict_rules_load(struct dict_rules *rules, const char *spec, const char *name,
+                    dict_rules_line_fn line_fn, void *ctx, char *err, size_t errlen)
+{
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (*name == '\0') {
+        errtext_set(err, errlen, "table %s: missing file name", spec);
+        return -1;
+    }
+    if (dict_text_load(name, &buf, &len, err, errlen) < 0)
+        return -1;
+    rc = dict_rules_parse(rules, name, buf, len, line_fn, ctx, err, errlen);
+    xfree(buf);
     return rc;
 }
 

@@ -54,6 +54,13 @@ typedef int (*dict_rules_line_fn)(void *ctx, struct dict_parse *ps, char *line);
 int dict_rules_parse(struct dict_rules *rules, const char *file, const char *buf, size_t len,
                      dict_rules_line_fn line_fn, void *ctx, char *err, size_t errlen);
 
+/*
+ * Load the table file `name` (dict_text_load) and parse it as above.
+ * `spec` ("pcre:/etc/x") names the table in errors. 0 or -1 with err.
+ */
+int dict_rules_load(struct dict_rules *rules, const char *spec, const char *name,
+                    dict_rules_line_fn line_fn, void *ctx, char *err, size_t errlen);
+
 /* From a line_fn: add a MATCH (result copied) or an IF rule. */
 void dict_rules_add_match(struct dict_rules *rules, unsigned lineno, void *pattern, int negate,
                           const char *result);
