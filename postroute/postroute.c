@@ -19,28 +19,21 @@
  * Memory: each struct pr_addr is built, printed and freed in turn; the
  * sender's rewriting is done once and shared.
  */
-#include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "alloc.h"
-#include "config.h"
 #include "dns.h"
-#include "msg.h"
 #include "mx_resolve.h"
 #include "params.h"
-#include "privs.h"
 #include "postroute.h"
+#include "tool.h"
 
 #define EXIT_OK 0
 #define EXIT_UNDELIVERABLE 1
-#define EXIT_USAGE 2
 #define EXIT_TEMPFAIL 75
 #define ADDRESS_MAX 254
 
@@ -100,31 +93,17 @@ struct options {
     int addr_count;
 };
 
+static const char usage_text[] = "usage: postroute [-c DIR] [-j] [-s SENDER] ADDRESS...\n";
+
+/* Configuration problems are temporary failures: the mail system defers. */
+static const struct tool_def postroute_tool = {
+    .name = "postroute",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = EXIT_TEMPFAIL,
+};
+
 static struct event_base *base;
-
-static void usage(const char *why) __attribute__((noreturn));
-
-static void usage(const char *why)
-{
-    if (why != NULL)
-        fprintf(stderr, "postroute: %s\n", why);
-    fprintf(stderr, "usage: postroute [-c DIR] [-j] [-s SENDER] ADDRESS...\n");
-    exit(EXIT_USAGE);
-}
-
-static void fail(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-
-static void fail(int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "postroute: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(status);
-}
 
 const char *pr_outcome_name(enum pr_outcome outcome)
 {
@@ -159,14 +138,13 @@ static void parse_args(int argc, char **argv, struct options *o)
     int c;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(help_text, stdout);
-            exit(EXIT_OK);
-        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            tool_help();
         if (strcmp(argv[i], "--") == 0)
             break;
     }
     o->sender = "";
+    opterr = 0;
     while ((c = getopt(argc, argv, "c:js:")) != -1) {
         switch (c) {
         case 'c':
@@ -179,51 +157,39 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->sender = optarg;
             break;
         default:
-            usage(NULL);
+            if (optopt == 'c' || optopt == 's')
+                tool_usage("option -%c needs an argument", optopt);
+            tool_usage("unknown option -%c", optopt);
         }
     }
     if (optind >= argc)
-        usage("at least one ADDRESS is required");
+        tool_usage("at least one ADDRESS is required");
     o->addrs = argv + optind;
     o->addr_count = argc - optind;
 }
 
 /* --- set-up --- */
 
-/* Run as root: become mail_owner, for good (tables are read as the daemons do). */
-static void drop_root(void)
+/* The tables, the resolver and loop detection, as the daemons set them up. */
+static void setup(void)
 {
-    char err[256];
-
-    if (geteuid() != 0)
-        return;
-    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "%s", err);
-}
-
-/* Configuration problems are temporary failures: the mail system defers. */
-static void setup(const struct options *o)
-{
-    char err[CONFIG_ERR_MAX > REWRITE_ERR_MAX ? CONFIG_ERR_MAX : REWRITE_ERR_MAX];
+    char err[REWRITE_ERR_MAX];
     struct dns_opts opts;
 
-    if (config_load(config_dir_choose(o->config_dir), NULL, 0, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "%s", err);
-    drop_root();
     if (rewrite_init(err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "rewriting configuration: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "rewriting configuration: %s", err);
     if (route_init(err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "routing configuration: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "routing configuration: %s", err);
     base = event_base_new();
     if (base == NULL)
-        fail(EXIT_TEMPFAIL, "cannot create an event base");
+        tool_fatal(EXIT_TEMPFAIL, "cannot create an event base");
     memset(&opts, 0, sizeof(opts));
     opts.timeout_ms = (int)(var_dns_timeout * 1000);
     opts.tries = (int)var_dns_tries;
     if (dns_init(base, var_dns_servers, &opts, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "DNS resolver: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "DNS resolver: %s", err);
     if (mxr_init(base, var_myhostname, var_proxy_interfaces, 1, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "loop detection: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "loop detection: %s", err);
 }
 
 /* --- tracing one address --- */
@@ -241,7 +207,7 @@ static void resolve(struct pr_rcpt *r)
     mxr_resolve(r->route.host, r->route.port, r->route.mx, on_resolved, r);
     while (r->mx == NULL) {
         if (event_base_loop(base, EVLOOP_ONCE) != 0)
-            fail(EXIT_TEMPFAIL, "internal error: the resolver stopped without an answer");
+            tool_fatal(EXIT_TEMPFAIL, "internal error: the resolver stopped without an answer");
     }
 }
 
@@ -337,20 +303,21 @@ int main(int argc, char **argv)
     char **addrs;
     int status = EXIT_OK;
 
+    tool_init(&postroute_tool);
     signal(SIGPIPE, SIG_IGN);
     parse_args(argc, argv, &o);
     sender = clean_address(o.sender, 1);
     if (sender == NULL)
-        usage("-s: not a valid sender address");
+        tool_usage("-s: not a valid sender address");
     addrs = xcalloc((size_t)o.addr_count, sizeof(*addrs));
     for (int i = 0; i < o.addr_count; i++) {
         addrs[i] = clean_address(o.addrs[i], 0);
-        if (addrs[i] == NULL) {
-            fprintf(stderr, "postroute: not a valid address: \"%.300s\"\n", o.addrs[i]);
-            usage(NULL);
-        }
+        if (addrs[i] == NULL)
+            tool_usage("not a valid address: \"%.300s\"", o.addrs[i]);
     }
-    setup(&o);
+    tool_load_config(o.config_dir);
+    tool_drop_privileges();             /* tables are read as the daemons do */
+    setup();
     rewrite_trace_init(&sender_trace);
     if (rewrite_sender(sender, &sender_out, &sender_trace, sender_err, sizeof(sender_err))
         != REWRITE_OK && sender_err[0] == '\0')
@@ -377,7 +344,7 @@ int main(int argc, char **argv)
         pr_addr_free(&a);
     }
     if (ferror(stdout))
-        fail(EXIT_TEMPFAIL, "write error on standard output");
+        tool_fatal(EXIT_TEMPFAIL, "write error on standard output");
     for (int i = 0; i < o.addr_count; i++)
         xfree(addrs[i]);
     xfree(addrs);

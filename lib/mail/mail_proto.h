@@ -151,12 +151,16 @@ struct evbuffer;
  *      queue: a state name) [older] [newer]            (seconds)
  *   <- status=ok, then the output itself as raw bytes until the server
  *      closes the connection
- *   <- status=error reason
+ *   <- status=error reason        (reason=SHOWQ_REASON_DENIED: the peer
+ *                                  may not list the queue)
  */
 #define SHOWQ_REQ_LIST   "list"
 #define SHOWQ_REQ_JSON   "json"
 #define SHOWQ_REQ_COUNT  "count"
 #define SHOWQ_REQ_REPORT "report"
+#define SHOWQ_FORMAT_TEXT "text"
+#define SHOWQ_FORMAT_JSON "json"
+#define SHOWQ_REASON_DENIED "permission denied"
 
 /*
  * smtp: client qmgr; one delivery at a time per connection, the connection
