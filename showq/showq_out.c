@@ -114,16 +114,25 @@ void showq_out_tick(struct showq_out *out)
 
 void showq_out_put(struct showq_out *out, const char *data, size_t len)
 {
+    struct strbuf *sb = &out->buf;
+
     if (out->failed)
         return;
-    if (strbuf_len(&out->buf) + len > SHOWQ_OUT_BUFSIZE && showq_out_flush(out) < 0)
+    if (sb->len + len > SHOWQ_OUT_BUFSIZE && showq_out_flush(out) < 0)
         return;
     if (len > SHOWQ_OUT_BUFSIZE) {
         if (write_all(out, data, len) < 0)
             out->failed = 1;
         return;
     }
-    strbuf_add(&out->buf, data, len);
+    /*
+     * The hot path of every listing, so without strbuf_add's checks: the
+     * buffer was given room for SHOWQ_OUT_BUFSIZE bytes and a NUL at init
+     * (strbufs never shrink), and it holds at most that many now.
+     */
+    memcpy(sb->data + sb->len, data, len);
+    sb->len += len;
+    sb->data[sb->len] = '\0';
 }
 
 void showq_out_str(struct showq_out *out, const char *str)
@@ -232,6 +241,6 @@ void showq_out_json(struct showq_out *out, const char *data, size_t len)
     if (out->failed)
         return;
     json_quote(&out->buf, data, len);
-    if (strbuf_len(&out->buf) >= SHOWQ_OUT_BUFSIZE)
+    if (out->buf.len >= SHOWQ_OUT_BUFSIZE)
         showq_out_flush(out);
 }
