@@ -87,10 +87,17 @@ static const char help_text[] =
 
 struct options {
     const char *config_dir;
-    const char *sender;
+    char *sender;               /* "<a@b>" -> "a@b"; "" for the null sender */
     int json;
-    char **addrs;
+    char **addrs;               /* cleaned like the sender */
     int addr_count;
+};
+
+/* The sender after sender_canonical_maps, shared by every address. */
+struct sender_rewrite {
+    char *out;                  /* NULL when rewriting failed */
+    struct rewrite_trace trace;
+    char err[REWRITE_ERR_MAX];
 };
 
 static const char usage_text[] = "usage: postroute [-c DIR] [-j] [-s SENDER] ADDRESS...\n";
@@ -135,6 +142,7 @@ static char *clean_address(const char *text, int allow_empty)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
+    const char *sender = "";
     int c;
 
     for (int i = 1; i < argc; i++) {
@@ -143,7 +151,6 @@ static void parse_args(int argc, char **argv, struct options *o)
         if (strcmp(argv[i], "--") == 0)
             break;
     }
-    o->sender = "";
     opterr = 0;
     while ((c = getopt(argc, argv, "c:js:")) != -1) {
         switch (c) {
@@ -154,7 +161,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->json = 1;
             break;
         case 's':
-            o->sender = optarg;
+            sender = optarg;
             break;
         default:
             if (optopt == 'c' || optopt == 's')
@@ -164,8 +171,24 @@ static void parse_args(int argc, char **argv, struct options *o)
     }
     if (optind >= argc)
         tool_usage("at least one ADDRESS is required");
-    o->addrs = argv + optind;
+    o->sender = clean_address(sender, 1);
+    if (o->sender == NULL)
+        tool_usage("-s: not a valid sender address");
     o->addr_count = argc - optind;
+    o->addrs = xcalloc((size_t)o->addr_count, sizeof(*o->addrs));
+    for (int i = 0; i < o->addr_count; i++) {
+        o->addrs[i] = clean_address(argv[optind + i], 0);
+        if (o->addrs[i] == NULL)
+            tool_usage("not a valid address: \"%.300s\"", argv[optind + i]);
+    }
+}
+
+static void options_free(struct options *o)
+{
+    for (int i = 0; i < o->addr_count; i++)
+        xfree(o->addrs[i]);
+    xfree(o->addrs);
+    xfree(o->sender);
 }
 
 /* --- set-up --- */
@@ -294,45 +317,38 @@ static void pr_addr_free(struct pr_addr *a)
     rewrite_trace_free(&a->trace);
 }
 
-int main(int argc, char **argv)
+static void rewrite_the_sender(struct sender_rewrite *sr, const char *sender)
 {
-    struct options o = {0};
-    struct rewrite_trace sender_trace;
-    char sender_err[REWRITE_ERR_MAX] = "";
-    char *sender = NULL, *sender_out = NULL;
-    char **addrs;
+    sr->out = NULL;
+    sr->err[0] = '\0';
+    rewrite_trace_init(&sr->trace);
+    if (rewrite_sender(sender, &sr->out, &sr->trace, sr->err, sizeof(sr->err)) != REWRITE_OK
+        && sr->err[0] == '\0')
+        snprintf(sr->err, sizeof(sr->err), "sender rewriting failed");
+}
+
+static void sender_rewrite_free(struct sender_rewrite *sr)
+{
+    sr->out = xfree(sr->out);
+    rewrite_trace_free(&sr->trace);
+}
+
+/* Trace and print each address; the exit status (see the top). */
+static int trace_all(const struct options *o, const struct sender_rewrite *sr)
+{
     int status = EXIT_OK;
 
-    tool_init(&postroute_tool);
-    signal(SIGPIPE, SIG_IGN);
-    parse_args(argc, argv, &o);
-    sender = clean_address(o.sender, 1);
-    if (sender == NULL)
-        tool_usage("-s: not a valid sender address");
-    addrs = xcalloc((size_t)o.addr_count, sizeof(*addrs));
-    for (int i = 0; i < o.addr_count; i++) {
-        addrs[i] = clean_address(o.addrs[i], 0);
-        if (addrs[i] == NULL)
-            tool_usage("not a valid address: \"%.300s\"", o.addrs[i]);
-    }
-    tool_load_config(o.config_dir);
-    tool_drop_privileges();             /* tables are read as the daemons do */
-    setup();
-    rewrite_trace_init(&sender_trace);
-    if (rewrite_sender(sender, &sender_out, &sender_trace, sender_err, sizeof(sender_err))
-        != REWRITE_OK && sender_err[0] == '\0')
-        snprintf(sender_err, sizeof(sender_err), "sender rewriting failed");
-    for (int i = 0; i < o.addr_count; i++) {
+    for (int i = 0; i < o->addr_count; i++) {
         struct pr_addr a;
 
         memset(&a, 0, sizeof(a));
-        a.input = addrs[i];
-        a.sender = sender;
-        a.sender_out = sender_out;
-        a.sender_trace = &sender_trace;
-        a.sender_error = sender_out ? "" : sender_err;
-        trace_address(&a, addrs[i]);
-        if (o.json)
+        a.input = o->addrs[i];
+        a.sender = o->sender;
+        a.sender_out = sr->out;
+        a.sender_trace = &sr->trace;
+        a.sender_error = sr->out ? "" : sr->err;
+        trace_address(&a, o->addrs[i]);
+        if (o->json)
             pr_print_json(&a);
         else
             pr_print_text(&a);
@@ -345,16 +361,34 @@ int main(int argc, char **argv)
     }
     if (ferror(stdout))
         tool_fatal(EXIT_TEMPFAIL, "write error on standard output");
-    for (int i = 0; i < o.addr_count; i++)
-        xfree(addrs[i]);
-    xfree(addrs);
-    xfree(sender);
-    xfree(sender_out);
-    rewrite_trace_free(&sender_trace);
+    return status;
+}
+
+static void teardown(void)
+{
     mxr_end();
     dns_shutdown();
     event_base_free(base);
     rewrite_end();
     route_end();
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct sender_rewrite sr;
+    int status;
+
+    tool_init(&postroute_tool);
+    signal(SIGPIPE, SIG_IGN);
+    parse_args(argc, argv, &o);
+    tool_load_config(o.config_dir);
+    tool_drop_privileges();             /* tables are read as the daemons do */
+    setup();
+    rewrite_the_sender(&sr, o.sender);
+    status = trace_all(&o, &sr);
+    sender_rewrite_free(&sr);
+    options_free(&o);
+    teardown();
     return status;
 }
