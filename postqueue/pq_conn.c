@@ -124,22 +124,14 @@ int pq_read_reply(struct pq_conn *c, struct attr_msg *reply, const struct proto_
                   const char *what, const char *peer)
 {
     char err[512];
-    const char *status;
     int rc = pq_read(c, reply, PQ_REPLY_TIMEOUT, err, sizeof(err));
 
     if (rc == 0)
         tool_fatal(PQ_EXIT_FAIL, "%s: %s closed the connection (see the mail log)", what, peer);
     if (rc < 0)
         tool_fatal(PQ_EXIT_FAIL, "%s: %s", what, err);
-    status = attr_get(reply, MAIL_ATTR_STATUS);
-    if (status != NULL && strcmp(status, PROTO_STATUS_ERROR) == 0) {
-        if (proto_check(reply, &proto_error_reply, err, sizeof(err)) < 0)
-            tool_fatal(PQ_EXIT_FAIL, "%s: bad reply from %s: %s", what, peer, err);
-        return 0;
-    }
-    if (proto_check(reply, ok_def, err, sizeof(err)) < 0)
+    rc = proto_check_reply(reply, ok_def, &proto_error_reply, err, sizeof(err));
+    if (rc < 0)
         tool_fatal(PQ_EXIT_FAIL, "%s: bad reply from %s: %s", what, peer, err);
-    if (strcmp(status, PROTO_STATUS_OK) != 0)
-        tool_fatal(PQ_EXIT_FAIL, "%s: bad reply from %s: status=%s", what, peer, status);
-    return 1;
+    return rc;
 }

@@ -145,32 +145,31 @@ static void put_withdraw(const char *id, const char *action)
 static enum ps_withdraw withdraw_reply(const struct attr_msg *msg, char *reason,
                                        size_t reason_len, int *garbled)
 {
-    const char *status = attr_get(msg, MAIL_ATTR_STATUS);
-    int refused = status != NULL && strcmp(status, PROTO_STATUS_ERROR) == 0;
     const char *state, *why;
     char err[256];
 
     *garbled = 0;
-    if (proto_check(msg, refused ? &proto_error_reply : &proto_qmgr_withdraw_reply,
-                    err, sizeof(err)) < 0) {
-        *garbled = 1;
-        errtext_set(reason, reason_len, "bad reply from the queue manager: %s", err);
-        return PS_WD_ERROR;
-    }
-    if (refused) {
+    switch (proto_check_reply(msg, &proto_qmgr_withdraw_reply, &proto_error_reply,
+                              err, sizeof(err))) {
+    case 0:
         why = attr_get(msg, MAIL_ATTR_REASON);
         errtext_set(reason, reason_len, "the queue manager refused: %s",
                     *why ? why : "no reason given");
         return PS_WD_ERROR;
+    case 1:
+        break;
+    default:
+        *garbled = 1;
+        errtext_set(reason, reason_len, "bad reply from the queue manager: %s", err);
+        return PS_WD_ERROR;
     }
     state = attr_get(msg, MAIL_ATTR_STATE);
-    if (strcmp(status, PROTO_STATUS_OK) == 0 && strcmp(state, QMGR_WITHDRAW_DONE) == 0)
+    if (strcmp(state, QMGR_WITHDRAW_DONE) == 0)
         return PS_WD_DONE;
-    if (strcmp(status, PROTO_STATUS_OK) == 0 && strcmp(state, QMGR_WITHDRAW_NOT_ACTIVE) == 0)
+    if (strcmp(state, QMGR_WITHDRAW_NOT_ACTIVE) == 0)
         return PS_WD_NOT_ACTIVE;
     *garbled = 1;
-    errtext_set(reason, reason_len, "bad reply from the queue manager: status=%s state=%s",
-                status, state);
+    errtext_set(reason, reason_len, "bad reply from the queue manager: state=%s", state);
     return PS_WD_ERROR;
 }
 

@@ -243,6 +243,14 @@ extern const struct proto_msg proto_smtp_done_event;
  */
 int proto_check(const struct attr_msg *msg, const struct proto_msg *def,
                 char *err, size_t errlen);
+/*
+ * A reply that says yes or no: status=ok checked against ok_def,
+ * status=error against err_def. 1 a good yes; 0 a good no; -1 with err
+ * for anything else (a missing or unknown status, a missing, extra or
+ * repeated attribute).
+ */
+int proto_check_reply(const struct attr_msg *msg, const struct proto_msg *ok_def,
+                      const struct proto_msg *err_def, char *err, size_t errlen);
 
 /* ---- writing a declared message ---- */
 
