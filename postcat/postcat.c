@@ -112,16 +112,26 @@ static const struct tool_def postcat_tool = {
 
 /* --- printing helpers --- */
 
-/* An envelope value with control characters escaped. */
-static void put_value(const char *value, size_t len)
+/* Append value with control characters escaped as \xNN. */
+static void add_escaped(struct strbuf *sb, const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)value[i];
         if (c < 0x20 || c == 0x7f)
-            printf("\\x%02x", c);
+            strbuf_printf(sb, "\\x%02x", c);
         else
-            putchar(c);
+            strbuf_add_char(sb, (char)c);
     }
+}
+
+/* An envelope value with control characters escaped. */
+static void put_value(const char *value, size_t len)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    add_escaped(&sb, value, len);
+    fwrite(strbuf_str(&sb), 1, strbuf_len(&sb), stdout);
+    strbuf_free(&sb);
 }
 
 static void put_field(const char *name, const char *value)
@@ -168,13 +178,7 @@ static void trace_record(off_t offset, const char *record, size_t len, void *ctx
     struct trace_buf *t = ctx;
 
     strbuf_printf(&t->text, "%10lld  ", (long long)offset);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)record[i];
-        if (c < 0x20 || c == 0x7f)
-            strbuf_printf(&t->text, "\\x%02x", c);
-        else
-            strbuf_add_char(&t->text, (char)c);
-    }
+    add_escaped(&t->text, record, len);
     strbuf_add_char(&t->text, '\n');
     t->end = offset + (off_t)len + 1;
 }
