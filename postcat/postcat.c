@@ -24,12 +24,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "config.h"
+#include "fdio.h"
 #include "params.h"
 #include "queue_dir.h"
 #include "queue_file.h"
+#include "strbuf.h"
+#include "tool.h"
 
-#define EXIT_USAGE 2
 #define COPY_CHUNK (64 * 1024)
 
 static const char usage_text[] =
@@ -102,28 +103,35 @@ struct options {
     const char *config_dir;
 };
 
-static void usage(const char *problem)
-{
-    if (problem)
-        fprintf(stderr, "postcat: %s\n", problem);
-    fputs(usage_text, stderr);
-    fputs("\n", stderr);
-    fputs(help_text, stderr);
-    exit(EXIT_USAGE);
-}
+static const struct tool_def postcat_tool = {
+    .name = "postcat",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = TOOL_EXIT_FAIL,
+};
 
 /* --- printing helpers --- */
 
-/* An envelope value with control characters escaped. */
-static void put_value(const char *value, size_t len)
+/* Append value with control characters escaped as \xNN. */
+static void add_escaped(struct strbuf *sb, const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)value[i];
         if (c < 0x20 || c == 0x7f)
-            printf("\\x%02x", c);
+            strbuf_printf(sb, "\\x%02x", c);
         else
-            putchar(c);
+            strbuf_add_char(sb, (char)c);
     }
+}
+
+/* An envelope value with control characters escaped. */
+static void put_value(const char *value, size_t len)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    add_escaped(&sb, value, len);
+    fwrite(strbuf_str(&sb), 1, strbuf_len(&sb), stdout);
+    strbuf_free(&sb);
 }
 
 static void put_field(const char *name, const char *value)
@@ -161,62 +169,21 @@ static const char *state_word(char state)
 /* --- the record trace for -v --- */
 
 struct trace_buf {
-    char *text;
-    size_t len, cap;
+    struct strbuf text;
     off_t end;                  /* offset after the last record seen */
-    const struct queue_file *qf;
 };
-
-static void trace_add(struct trace_buf *t, const char *data, size_t n)
-{
-    t->text = xgrow(t->text, &t->cap, t->len + n + 1, 1);
-    memcpy(t->text + t->len, data, n);
-    t->len += n;
-    t->text[t->len] = '\0';
-}
 
 static void trace_record(off_t offset, const char *record, size_t len, void *ctx)
 {
     struct trace_buf *t = ctx;
-    char head[32];
-    int n;
 
-    n = snprintf(head, sizeof(head), "%10lld  ", (long long)offset);
-    trace_add(t, head, (size_t)n);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)record[i];
-        if (c < 0x20 || c == 0x7f) {
-            char esc[8];
-            n = snprintf(esc, sizeof(esc), "\\x%02x", c);
-            trace_add(t, esc, (size_t)n);
-        } else {
-            trace_add(t, (const char *)&c, 1);
-        }
-    }
-    trace_add(t, "\n", 1);
+    strbuf_printf(&t->text, "%10lld  ", (long long)offset);
+    add_escaped(&t->text, record, len);
+    strbuf_add_char(&t->text, '\n');
     t->end = offset + (off_t)len + 1;
 }
 
 /* --- the content --- */
-
-/* pread exactly n bytes; -1 on error or a short file. */
-static int read_at(int fd, char *buf, size_t n, off_t off)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t got = pread(fd, buf + done, n - done, off + (off_t)done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            if (got == 0)
-                errno = EIO;
-            return -1;
-        }
-        done += (size_t)got;
-    }
-    return 0;
-}
 
 /*
  * Length of the header block: the content up to and including the first
@@ -230,7 +197,7 @@ static off_t header_length(int fd, off_t start, off_t size, char *buf)
 
     while (pos < size) {
         size_t n = size - pos < COPY_CHUNK ? (size_t)(size - pos) : COPY_CHUNK;
-        if (read_at(fd, buf, n, start + pos) < 0)
+        if (fdio_pread_all(fd, buf, n, start + pos) < 0)
             return -1;
         for (size_t i = 0; i < n; i++) {
             char c = buf[i];
@@ -254,7 +221,7 @@ static int copy_out(int fd, off_t off, off_t len, char *buf, int *last)
 {
     while (len > 0) {
         size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-        if (read_at(fd, buf, n, off) < 0)
+        if (fdio_pread_all(fd, buf, n, off) < 0)
             return -1;
         if (fwrite(buf, 1, n, stdout) != n)
             return -1;
@@ -314,7 +281,7 @@ static void show_trace(const char *label, const struct queue_file *qf,
 {
     printf("*** RECORDS %s ***\n", label);
     printf("%10s  %s\n", "offset", "record");
-    fputs(t->text ? t->text : "", stdout);
+    fwrite(strbuf_str(&t->text), 1, strbuf_len(&t->text), stdout);
     printf("(content: %lld bytes at offset %lld, the first %lld added by cleanup)\n",
            (long long)qf->content_size, (long long)qf->content_offset,
            (long long)qf->added_size);
@@ -343,7 +310,7 @@ static int show_content(int fd, const char *label, const struct queue_file *qf,
             rc = -1;
     }
     if (rc < 0)
-        fprintf(stderr, "postcat: %s: reading content: %s\n", label, strerror(errno));
+        tool_say("%s: reading content: %s", label, strerror(errno));
     xfree(buf);
     return rc;
 }
@@ -355,20 +322,18 @@ static int show_content(int fd, const char *label, const struct queue_file *qf,
 static int show_fd(int fd, const char *label, const struct options *o)
 {
     struct queue_file qf;
-    struct trace_buf t = {0};
+    struct trace_buf t = { STRBUF_INIT, 0 };
     char err[QF_ERR_MAX];
     int rc;
 
-    t.qf = &qf;
     if (queue_file_read_trace(fd, &qf, o->verbose ? trace_record : NULL, &t,
                               err, sizeof(err)) < 0) {
-        if (o->verbose && t.text) {
+        if (o->verbose && strbuf_len(&t.text) > 0) {
             printf("*** RECORDS READ BEFORE THE ERROR %s ***\n", label);
-            fputs(t.text, stdout);
+            fwrite(strbuf_str(&t.text), 1, strbuf_len(&t.text), stdout);
         }
-        fflush(stdout);
-        fprintf(stderr, "postcat: %s: %s\n", label, err);
-        xfree(t.text);
+        tool_say("%s: %s", label, err);
+        strbuf_free(&t.text);
         return -1;
     }
     if (o->envelope) {
@@ -386,13 +351,13 @@ static int show_fd(int fd, const char *label, const struct options *o)
         if (rc == 0 && (o->header || o->body) && qf.content_size > 0) {
             char c = 0;
             off_t end = qf.content_offset + qf.content_size - 1;
-            if (read_at(fd, &c, 1, end) == 0 && c != '\n')
+            if (fdio_pread_all(fd, &c, 1, end) == 0 && c != '\n')
                 putchar('\n');
         }
         printf("*** MESSAGE FILE END %s ***\n", label);
     }
     queue_file_free(&qf);
-    xfree(t.text);
+    strbuf_free(&t.text);
     return rc;
 }
 
@@ -402,7 +367,7 @@ static int show_path(const char *path, const struct options *o)
     int rc;
 
     if (fd < 0) {
-        fprintf(stderr, "postcat: %s: %s\n", path, strerror(errno));
+        tool_say("%s: %s", path, strerror(errno));
         return -1;
     }
     rc = show_fd(fd, path, o);
@@ -419,10 +384,7 @@ static int show_id(const char *id, const struct options *o)
     int rc;
 
     if (!queue_id_valid(id)) {
-        fprintf(stderr, "postcat: invalid queue ID: ");
-        for (const char *p = id; *p && p - id < 80; p++)
-            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
-        fputc('\n', stderr);
+        tool_say("invalid queue ID: %.80s", id);
         return -1;
     }
     /* The message may change state between the lookup and the open. */
@@ -436,93 +398,81 @@ static int show_id(const char *id, const struct options *o)
         if (fd < 0 && errno == ENOENT)
             continue;
         if (fd < 0) {
-            fprintf(stderr, "postcat: %s: %s\n", path, strerror(errno));
+            tool_say("%s: %s", path, strerror(errno));
             return -1;
         }
         rc = show_fd(fd, path, o);
         close(fd);
         return rc;
     }
-    fprintf(stderr, "postcat: no message with queue ID %s in %s\n", id, var_queue_dir);
+    tool_say("no message with queue ID %s in %s", id, var_queue_dir);
     return -1;
-}
-
-static int enter_queue(const struct options *o)
-{
-    char err[CONFIG_ERR_MAX];
-
-    if (config_load(config_dir_choose(o->config_dir), NULL, 0, err, sizeof(err)) < 0) {
-        fprintf(stderr, "postcat: %s\n", err);
-        return -1;
-    }
-    if (chdir(var_queue_dir) < 0) {
-        fprintf(stderr, "postcat: queue_directory %s: %s\n", var_queue_dir, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 enum { OPT_HELP = 256 };
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option long_options[] = {
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    struct options o = {0};
-    int c, failed = 0;
+    int c;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "bc:ehqv", long_options, NULL)) != -1) {
         switch (c) {
         case 'b':
-            o.body = 1;
+            o->body = 1;
             break;
         case 'c':
-            o.config_dir = optarg;
+            o->config_dir = optarg;
             break;
         case 'e':
-            o.envelope = 1;
+            o->envelope = 1;
             break;
         case 'h':
-            o.header = 1;
+            o->header = 1;
             break;
         case 'q':
-            o.by_id = 1;
+            o->by_id = 1;
             break;
         case 'v':
-            o.verbose = 1;
+            o->verbose = 1;
             break;
         case OPT_HELP:
-            fputs(help_text, stdout);
-            return 0;
-        default: {
-            char problem[64];
+            tool_help();
+        default:
             if (optopt == 'c')
-                snprintf(problem, sizeof(problem), "option -c needs a directory");
-            else if (optopt > 0x20 && optopt < 0x7f)
-                snprintf(problem, sizeof(problem), "unknown option -%c", optopt);
-            else
-                snprintf(problem, sizeof(problem), "unknown option");
-            usage(problem);
-        }
+                tool_usage("option -c needs a directory");
+            if (optopt > 0x20 && optopt < 0x7f)
+                tool_usage("unknown option -%c", optopt);
+            tool_usage("unknown option");
         }
     }
     if (optind >= argc)
-        usage(o.by_id ? "no queue ID given" : "no file given");
-    if (!o.envelope && !o.header && !o.body)
-        o.envelope = o.header = o.body = 1;
-    if (o.by_id && enter_queue(&o) < 0)
-        return 1;
+        tool_usage(o->by_id ? "no queue ID given" : "no file given");
+    if (!o->envelope && !o->header && !o->body)
+        o->envelope = o->header = o->body = 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int failed = 0;
+
+    tool_init(&postcat_tool);
+    parse_args(argc, argv, &o);
+    if (o.by_id) {
+        tool_load_config(o.config_dir);
+        tool_chdir_queue();
+    }
     for (int i = optind; i < argc; i++) {
         if ((o.by_id ? show_id(argv[i], &o) : show_path(argv[i], &o)) < 0)
             failed = 1;
         fflush(stdout);
     }
-    if (fflush(stdout) == EOF || ferror(stdout)) {
-        fprintf(stderr, "postcat: write error: %s\n", strerror(errno));
-        return 1;
-    }
+    if (fflush(stdout) == EOF || ferror(stdout))
+        tool_fatal(TOOL_EXIT_FAIL, "write error: %s", strerror(errno));
     return failed;
 }

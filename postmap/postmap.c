@@ -23,14 +23,15 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "config.h"
 #include "dict.h"
 #include "dict_lmdb.h"
 #include "dict_text.h"
+#include "fdio.h"
 #include "msg.h"
+#include "strbuf.h"
+#include "tool.h"
 
 #define EXIT_NOTFOUND 1
-#define EXIT_USAGE 2
 #define EXIT_TEMPFAIL 75        /* EX_TEMPFAIL */
 
 static const char usage_text[] =
@@ -130,18 +131,17 @@ struct options {
     int verbose;
 };
 
-static void usage(const char *problem)
-{
-    if (problem)
-        fprintf(stderr, "postmap: %s\n", problem);
-    fputs(usage_text, stderr);
-    exit(EXIT_USAGE);
-}
+static const struct tool_def postmap_tool = {
+    .name = "postmap",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = TOOL_EXIT_FAIL,
+};
 
 static void set_mode(struct options *opt, enum mode mode)
 {
     if (opt->mode != MODE_BUILD && opt->mode != mode)
-        usage("-q, -s, -d and -i exclude each other");
+        tool_usage("-q, -s, -d and -i exclude each other");
     opt->mode = mode;
 }
 
@@ -166,8 +166,7 @@ static void parse_args(int argc, char **argv, struct options *opt)
             opt->key = optarg;
             break;
         case 'h':
-            fputs(help_text, stdout);
-            exit(0);
+            tool_help();
         case 'i':
             set_mode(opt, MODE_ADD);
             break;
@@ -189,18 +188,16 @@ static void parse_args(int argc, char **argv, struct options *opt)
             break;
         default:
             if (optopt && strchr("cdq", optopt))
-                fprintf(stderr, "postmap: option -%c needs an argument\n", optopt);
-            else if (optopt)
-                fprintf(stderr, "postmap: unknown option -%c\n", optopt);
-            else
-                fprintf(stderr, "postmap: unknown option %s\n", argv[optind - 1]);
-            usage(NULL);
+                tool_usage("option -%c needs an argument", optopt);
+            if (optopt)
+                tool_usage("unknown option -%c", optopt);
+            tool_usage("unknown option %s", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        usage("no table given");
+        tool_usage("no table given");
     if (opt->mode == MODE_ADD && argc - optind != 1)
-        usage("-i takes exactly one table");
+        tool_usage("-i takes exactly one table");
 }
 
 /* "type:name" for a table operand: without a known-looking type, lmdb:. */
@@ -222,9 +219,8 @@ static const char *lmdb_file(const char *operand)
     if (colon != NULL && colon > operand
         && strspn(operand, "abcdefghijklmnopqrstuvwxyz0123456789_") == (size_t)(colon - operand)) {
         if (strncmp(operand, "lmdb:", 5) != 0) {
-            fprintf(stderr, "postmap: %s: only lmdb: tables are compiled or edited; "
-                    "%.*s: tables are read as they are\n", operand, (int)(colon - operand),
-                    operand);
+            tool_say("%s: only lmdb: tables are compiled or edited; %.*s: tables are read "
+                     "as they are", operand, (int)(colon - operand), operand);
             return NULL;
         }
         return operand + 5;
@@ -232,32 +228,24 @@ static const char *lmdb_file(const char *operand)
     return operand;
 }
 
-/* Read all of stdin into a buffer. */
+/* Read all of stdin into a buffer (the caller frees it with xfree). */
 static char *read_stdin(size_t *len)
 {
-    size_t cap = 0, used = 0;
-    char *buf = NULL;
+    struct strbuf in = STRBUF_INIT;
+    ssize_t n;
 
-    for (;;) {
-        size_t n;
-
-        buf = xgrow(buf, &cap, used + 65536 + 1, 1);
-        n = fread(buf + used, 1, cap - used - 1, stdin);
-        used += n;
-        if (n == 0)
-            break;
-        if (used > DICT_FILE_MAX) {
-            fprintf(stderr, "postmap: standard input is larger than %zu bytes\n", DICT_FILE_MAX);
-            exit(1);
-        }
-    }
-    if (ferror(stdin)) {
-        fprintf(stderr, "postmap: read standard input: %s\n", strerror(errno));
-        exit(1);
-    }
-    buf[used] = '\0';
-    *len = used;
-    return buf;
+    do {
+        strbuf_reserve(&in, 65536);
+        n = fdio_read_all(STDIN_FILENO, in.data + in.len, 65536);
+        if (n < 0)
+            tool_fatal(TOOL_EXIT_FAIL, "read standard input: %s", strerror(errno));
+        in.len += (size_t)n;
+        in.data[in.len] = '\0';
+        if (in.len > DICT_FILE_MAX)
+            tool_fatal(TOOL_EXIT_FAIL, "standard input is larger than %zu bytes", DICT_FILE_MAX);
+    } while (n > 0);
+    *len = strbuf_len(&in);
+    return strbuf_detach(&in);
 }
 
 /* Split stdin into keys, one per line (CR removed; empty lines skipped). */
@@ -302,12 +290,12 @@ static int do_build(char **operands, int count, const struct options *opt)
             continue;
         }
         if (dict_lmdb_build(file, opt->dup_mode, &entries, err, sizeof(err)) < 0) {
-            fprintf(stderr, "postmap: %s\n", err);
+            tool_say("%s", err);
             status = 1;
             continue;
         }
         if (opt->verbose)
-            fprintf(stderr, "postmap: %s%s: %zu entries\n", file, DICT_LMDB_SUFFIX, entries);
+            tool_say("%s%s: %zu entries", file, DICT_LMDB_SUFFIX, entries);
     }
     return status;
 }
@@ -326,11 +314,11 @@ static int do_add(const char *operand, const struct options *opt)
     rc = dict_lmdb_update(file, "stdin", buf, len, opt->dup_mode, &added, err, sizeof(err));
     xfree(buf);
     if (rc < 0) {
-        fprintf(stderr, "postmap: %s\n", err);
+        tool_say("%s", err);
         return 1;
     }
     if (opt->verbose)
-        fprintf(stderr, "postmap: %s%s: %zu entries added\n", file, DICT_LMDB_SUFFIX, added);
+        tool_say("%s%s: %zu entries added", file, DICT_LMDB_SUFFIX, added);
     return 0;
 }
 
@@ -356,12 +344,12 @@ static int do_delete(char **operands, int count, const struct options *opt)
             continue;
         }
         if (dict_lmdb_delete(file, keys, nkeys, &deleted, err, sizeof(err)) < 0) {
-            fprintf(stderr, "postmap: %s\n", err);
+            tool_say("%s", err);
             failed = 1;
             continue;
         }
         if (opt->verbose)
-            fprintf(stderr, "postmap: %s%s: %zu deleted\n", file, DICT_LMDB_SUFFIX, deleted);
+            tool_say("%s%s: %zu deleted", file, DICT_LMDB_SUFFIX, deleted);
         total += deleted;
     }
     xfree(stdin_keys);
@@ -381,10 +369,8 @@ static struct dict **open_tables(char **operands, int count)
     for (int i = 0; i < count; i++) {
         char *spec = table_spec(operands[i]);
 
-        if (dict_open(spec, 0, &dicts[i], err, sizeof(err)) < 0) {
-            fprintf(stderr, "postmap: %s\n", err);
-            exit(1);
-        }
+        if (dict_open(spec, 0, &dicts[i], err, sizeof(err)) < 0)
+            tool_fatal(TOOL_EXIT_FAIL, "%s", err);
         xfree(spec);
     }
     return dicts;
@@ -403,12 +389,12 @@ static int query_one(struct dict **dicts, int count, const char *key, int with_k
             else
                 printf("%s\n", res.value);
             if (verbose)
-                fprintf(stderr, "postmap: %s: found by %s\n", key, res.where);
+                tool_say("%s: found by %s", key, res.where);
             return 1;
         case DICT_NOTFOUND:
             continue;
         default:
-            fprintf(stderr, "postmap: temporary failure: %s\n", res.error);
+            tool_say("temporary failure: %s", res.error);
             return -1;
         }
     }
@@ -449,7 +435,7 @@ static int do_query(char **operands, int count, const struct options *opt)
         dict_close(dicts[i]);
     xfree(dicts);
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "postmap: write: %s\n", strerror(errno));
+        tool_say("write: %s", strerror(errno));
         return 1;
     }
     if (tempfail)
@@ -472,7 +458,7 @@ static int do_list(char **operands, int count)
 
     for (int i = 0; i < count; i++) {
         if (dict_iterate(dicts[i], print_entry, NULL, err, sizeof(err)) != 0) {
-            fprintf(stderr, "postmap: %s\n", ferror(stdout) ? "write error" : err);
+            tool_say("%s", ferror(stdout) ? "write error" : err);
             status = 1;
         }
         dict_close(dicts[i]);
@@ -486,17 +472,11 @@ static int do_list(char **operands, int count)
 int main(int argc, char **argv)
 {
     struct options opt;
-    const char *dir;
-    char err[CONFIG_ERR_MAX];
 
-    msg_set_tag("postmap");
+    tool_init(&postmap_tool);
     parse_args(argc, argv, &opt);
-    dir = opt.config_dir ? opt.config_dir : getenv("MAIL_CONFIG");
-    if (dir != NULL && config_load(config_dir_choose(opt.config_dir), NULL, 0, err,
-                                   sizeof(err)) < 0) {
-        fprintf(stderr, "postmap: %s\n", err);
-        return 1;
-    }
+    if (opt.config_dir != NULL || getenv("MAIL_CONFIG") != NULL)
+        tool_load_config(opt.config_dir);
     msg_verbose = opt.verbose > 1;
     argv += optind;
     argc -= optind;
@@ -512,5 +492,5 @@ int main(int argc, char **argv)
     case MODE_ADD:
         return do_add(argv[0], &opt);
     }
-    return 1;
+    return TOOL_EXIT_FAIL;
 }

@@ -7,16 +7,16 @@
  * Listings come from the showq service (public/showq), which reads the
  * queue index; -f, -s and -i are requests to qmgr (private/qmgr). This file
  * parses and checks the command line (patterns are compiled here too, so a
- * bad one is a usage error before anything is asked), loads the instance's
- * main.cf, gives up root for mail_owner, enters queue_directory and hands
- * over to pq_list.c or pq_control.c.
+ * bad one is a usage error before anything is asked), then starts as every
+ * tool does (lib/mail/tool.h: the instance's main.cf, root given up for
+ * mail_owner), enters queue_directory and hands over to pq_list.c or
+ * pq_control.c.
  *
  * No memory is kept beyond main().
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +28,9 @@
 #include "config.h"
 #include "mail_proto.h"
 #include "params.h"
-#include "privs.h"
 #include "postqueue.h"
 #include "queue_dir.h"
+#include "tool.h"
 
 static const char usage_text[] =
     "usage: postqueue [-c config_dir] -p | -j | -n | -R [-j] [--queue=QUEUE] [--sender=RE]\n"
@@ -139,34 +139,12 @@ struct options {
     int have_sel;
 };
 
-void pq_fatal(int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    fputs("postqueue: fatal: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(status);
-}
-
-void pq_put_safe(FILE *fp, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        fputc(c < 0x20 || c == 0x7f ? '?' : c, fp);
-    }
-}
-
-static void usage(const char *problem)
-{
-    if (problem)
-        fprintf(stderr, "postqueue: %s\n", problem);
-    fputs(usage_text, stderr);
-    exit(PQ_EXIT_USAGE);
-}
+static const struct tool_def postqueue_tool = {
+    .name = "postqueue",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = PQ_EXIT_FAIL,
+};
 
 static void check_pattern(const char *option, const char *pattern)
 {
@@ -175,7 +153,6 @@ static void check_pattern(const char *option, const char *pattern)
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                    PCRE2_CASELESS, &code, &offset, NULL);
     PCRE2_UCHAR msg[256];
-    char problem[512];
 
     if (re != NULL) {
         pcre2_code_free(re);
@@ -183,21 +160,15 @@ static void check_pattern(const char *option, const char *pattern)
     }
     if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
         snprintf((char *)msg, sizeof(msg), "error %d", code);
-    snprintf(problem, sizeof(problem), "bad %s pattern: %s at offset %zu", option,
-             (const char *)msg, (size_t)offset);
-    usage(problem);
+    tool_usage("bad %s pattern: %s at offset %zu", option, (const char *)msg, (size_t)offset);
 }
 
 static long parse_duration(const char *option, const char *text)
 {
     long secs;
-    char problem[128];
 
-    if (config_parse_time(text, 's', &secs) < 0) {
-        snprintf(problem, sizeof(problem), "bad %s value \"%.40s\" (use e.g. 30s, 5m, 2h, 1d, 1w)",
-                 option, text);
-        usage(problem);
-    }
+    if (config_parse_time(text, 's', &secs) < 0)
+        tool_usage("bad %s value \"%.40s\" (use e.g. 30s, 5m, 2h, 1d, 1w)", option, text);
     return secs;
 }
 
@@ -210,7 +181,7 @@ static void take_selection(struct options *o, int opt, const char *arg)
     switch (opt) {
     case OPT_QUEUE:
         if (queue_state_from_name(arg) < 0)
-            usage("bad --queue (incoming, active, deferred, hold or corrupt)");
+            tool_usage("bad --queue (incoming, active, deferred, hold or corrupt)");
         o->sel.queue = arg;
         break;
     case OPT_SENDER:
@@ -240,17 +211,13 @@ static void take_selection(struct options *o, int opt, const char *arg)
 
 static void bad_option(int c)
 {
-    char problem[64];
-
     if (c == '?' && (optopt == 'c' || optopt == 's' || optopt == 'i'))
-        snprintf(problem, sizeof(problem), "option -%c needs an argument", optopt);
-    else if (c == '?' && optopt > 0x20 && optopt < 0x7f)
-        snprintf(problem, sizeof(problem), "unknown option -%c", optopt);
-    else if (c == ':')
-        snprintf(problem, sizeof(problem), "option needs an argument");
-    else
-        snprintf(problem, sizeof(problem), "unknown or malformed option");
-    usage(problem);
+        tool_usage("option -%c needs an argument", optopt);
+    if (c == '?' && optopt > 0x20 && optopt < 0x7f)
+        tool_usage("unknown option -%c", optopt);
+    if (c == ':')
+        tool_usage("option needs an argument");
+    tool_usage("unknown or malformed option");
 }
 
 static void parse_args(int argc, char **argv, struct options *o)
@@ -283,8 +250,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         case 'v': o->verbose = 1; break;
         case 'w': o->watch = 1; break;
         case OPT_HELP:
-            fputs(help_text, stdout);
-            exit(PQ_EXIT_OK);
+            tool_help();
         case OPT_QUEUE: case OPT_SENDER: case OPT_RECIPIENT: case OPT_DOMAIN:
         case OPT_REASON: case OPT_OLDER: case OPT_NEWER:
             take_selection(o, c, optarg);
@@ -294,7 +260,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         }
     }
     if (optind < argc)
-        usage("unexpected argument");
+        tool_usage("unexpected argument");
 }
 
 /* The one thing asked for; usage error when none or several. */
@@ -305,9 +271,9 @@ static enum mode choose_mode(const struct options *o)
     enum mode m;
 
     if (n == 0)
-        usage("one of -p, -j, -n, -R, -f, -s or -i is required");
+        tool_usage("one of -p, -j, -n, -R, -f, -s or -i is required");
     if (n > 1)
-        usage("-p, -j, -n, -R, -f, -s and -i exclude each other (except -R -j)");
+        tool_usage("-p, -j, -n, -R, -f, -s and -i exclude each other (except -R -j)");
     if (o->list)
         m = MODE_LIST;
     else if (o->report)
@@ -323,39 +289,52 @@ static enum mode choose_mode(const struct options *o)
     else
         m = MODE_DELIVER;
     if (o->have_sel && m >= MODE_FLUSH)
-        usage("selection options go with -p, -j, -n and -R only");
+        tool_usage("selection options go with -p, -j, -n and -R only");
     if (o->watch && m != MODE_DELIVER)
-        usage("-w goes with -i only");
+        tool_usage("-w goes with -i only");
     if (o->verbose && !o->watch)
-        usage("-v goes with -i ... -w only");
+        tool_usage("-v goes with -i ... -w only");
     return m;
 }
 
-/* Run as root: become mail_owner, for good. */
-static void drop_root(void)
+/* What a failure of the mode is called ("Queue report unavailable"). */
+static const char *failure_of(enum mode m)
 {
-    char err[256];
-
-    if (geteuid() != 0)
-        return;
-    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s", err);
+    if (m == MODE_DELIVER)
+        return "Cannot deliver the message";
+    if (m >= MODE_FLUSH)
+        return "Cannot flush mail queue";
+    return "Queue report unavailable";
 }
 
-static void enter_instance(const struct options *o, const char *what)
+/* Enter queue_directory; without it the mail system is down. */
+static void enter_queue(const char *what)
 {
-    char err[CONFIG_ERR_MAX];
+    if (chdir(var_queue_dir) == 0)
+        return;
+    if (errno == EACCES)
+        tool_fatal(PQ_EXIT_NOPERM, "%s: permission denied (queue_directory %s)", what,
+                   var_queue_dir);
+    tool_fatal(PQ_EXIT_DOWN, "%s: queue_directory %s: %s", what, var_queue_dir, strerror(errno));
+}
 
-    if (config_load(config_dir_choose(o->config_dir), NULL, 0, err, sizeof(err)) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s", err);
-    drop_root();
-    if (chdir(var_queue_dir) < 0) {
-        int e = errno;
-        if (e == EACCES)
-            pq_fatal(PQ_EXIT_NOPERM, "%s: permission denied (queue_directory %s)", what,
-                     var_queue_dir);
-        pq_fatal(PQ_EXIT_DOWN, "%s: queue_directory %s: %s", what, var_queue_dir,
-                 strerror(e));
+static int run(enum mode m, const struct options *o)
+{
+    switch (m) {
+    case MODE_LIST:
+        return pq_list(SHOWQ_REQ_LIST, 0, &o->sel);
+    case MODE_JSON:
+        return pq_list(SHOWQ_REQ_JSON, 0, &o->sel);
+    case MODE_COUNT:
+        return pq_list(SHOWQ_REQ_COUNT, 0, &o->sel);
+    case MODE_REPORT:
+        return pq_list(SHOWQ_REQ_REPORT, o->json, &o->sel);
+    case MODE_FLUSH:
+        return pq_flush();
+    case MODE_SITE:
+        return pq_flush_site(o->site);
+    default:
+        return pq_deliver(o->queue_id, o->watch, o->verbose);
     }
 }
 
@@ -364,26 +343,12 @@ int main(int argc, char **argv)
     struct options o = {0};
     enum mode m;
 
+    tool_init(&postqueue_tool);
     signal(SIGPIPE, SIG_IGN);
     parse_args(argc, argv, &o);
     m = choose_mode(&o);
-    enter_instance(&o, m >= MODE_FLUSH ? (m == MODE_DELIVER ? "Cannot deliver the message"
-                                                            : "Cannot flush mail queue")
-                                       : "Queue report unavailable");
-    switch (m) {
-    case MODE_LIST:
-        return pq_list(SHOWQ_REQ_LIST, 0, &o.sel);
-    case MODE_JSON:
-        return pq_list(SHOWQ_REQ_JSON, 0, &o.sel);
-    case MODE_COUNT:
-        return pq_list(SHOWQ_REQ_COUNT, 0, &o.sel);
-    case MODE_REPORT:
-        return pq_list(SHOWQ_REQ_REPORT, o.json, &o.sel);
-    case MODE_FLUSH:
-        return pq_flush();
-    case MODE_SITE:
-        return pq_flush_site(o.site);
-    default:
-        return pq_deliver(o.queue_id, o.watch, o.verbose);
-    }
+    tool_load_config(o.config_dir);
+    tool_drop_privileges();
+    enter_queue(failure_of(m));
+    return run(m, &o);
 }

@@ -15,10 +15,12 @@
 #include <sysexits.h>
 
 #include "attr.h"
+#include "mail_proto.h"
+#include "tool.h"
 
 #define PQ_EXIT_OK       0
-#define PQ_EXIT_FAIL     1      /* not delivered, refused, errors */
-#define PQ_EXIT_USAGE    2
+#define PQ_EXIT_FAIL     TOOL_EXIT_FAIL     /* not delivered, refused, errors */
+#define PQ_EXIT_USAGE    TOOL_EXIT_USAGE
 #define PQ_EXIT_DOWN     EX_UNAVAILABLE     /* 69: the mail system is down */
 #define PQ_EXIT_NOPERM   EX_NOPERM          /* 77: permission denied */
 
@@ -30,17 +32,12 @@ struct pq_select {
     long older, newer;          /* seconds, -1 when not given */
 };
 
-/* Print "postqueue: fatal: ..." and exit with status. */
-void pq_fatal(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-/* Print s for a terminal: control characters become '?'. */
-void pq_put_safe(FILE *fp, const char *s, size_t len);
-
 /* --- pq_conn.c --- */
 
 struct pq_conn {
     int fd;
     struct evbuffer *in;        /* received, not yet parsed */
+    struct evbuffer *out;       /* the request, until pq_send */
 };
 
 /*
@@ -51,12 +48,21 @@ struct pq_conn {
  */
 void pq_connect(struct pq_conn *c, const char *path, const char *what, const char *perm_hint);
 void pq_close(struct pq_conn *c);
-/* Send a request of name, value pairs (NULL-terminated; a NULL value
- * skips its pair). 0 ok, -1 error. */
-int pq_send(struct pq_conn *c, const char *const *pairs, size_t npairs);
+/* Send the request written into c->out (proto_begin ... proto_end);
+ * on failure exit 1 with "WHAT: cannot send the request". */
+void pq_send(struct pq_conn *c, const char *what);
 /* Read one message. 1 complete, 0 the peer closed before any byte,
  * -1 error or timeout (err filled). */
 int pq_read(struct pq_conn *c, struct attr_msg *msg, int timeout, char *err, size_t errlen);
+/*
+ * Read the service's first reply into `reply` and check it against its
+ * declaration: `ok_def` for status=ok, proto_error_reply for status=error.
+ * Returns 1 for status=ok, 0 for status=error (the reason is in reply);
+ * anything else exits 1 with "WHAT: ..." naming `peer` ("the queue
+ * manager").
+ */
+int pq_read_reply(struct pq_conn *c, struct attr_msg *reply, const struct proto_msg *ok_def,
+                  const char *what, const char *peer);
 
 /* --- pq_list.c --- */
 

@@ -11,7 +11,11 @@
  * listening means the mail system is down (EX_UNAVAILABLE), EACCES/EPERM
  * means this user may not (EX_NOPERM).
  *
- * Memory: struct pq_conn owns its descriptor and buffer (pq_close).
+ * Requests are written with the declarations of mail_proto.h (proto_out)
+ * into the connection's output buffer; the first reply is checked against
+ * its declaration (pq_read_reply) before anything in it is used.
+ *
+ * Memory: struct pq_conn owns its descriptor and buffers (pq_close).
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,9 +27,11 @@
 #include <event2/buffer.h>
 
 #include "attr.h"
-#include "msg.h"
+#include "errtext.h"
+#include "mail_proto.h"
 #include "postqueue.h"
 #include "sock.h"
+#include "tool.h"
 
 #define READ_CHUNK 65536
 
@@ -35,14 +41,15 @@ void pq_connect(struct pq_conn *c, const char *path, const char *what, const cha
     if (c->fd < 0) {
         int e = errno;
         if (e == EACCES || e == EPERM)
-            pq_fatal(PQ_EXIT_NOPERM, "%s: permission denied (%s)", what, perm_hint);
+            tool_fatal(PQ_EXIT_NOPERM, "%s: permission denied (%s)", what, perm_hint);
         if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
-            pq_fatal(PQ_EXIT_DOWN, "%s - mail system is down", what);
-        pq_fatal(PQ_EXIT_DOWN, "%s: connect to %s: %s", what, path, strerror(e));
+            tool_fatal(PQ_EXIT_DOWN, "%s - mail system is down", what);
+        tool_fatal(PQ_EXIT_DOWN, "%s: connect to %s: %s", what, path, strerror(e));
     }
     c->in = evbuffer_new();
-    if (c->in == NULL)
-        pq_fatal(PQ_EXIT_FAIL, "out of memory");
+    c->out = evbuffer_new();
+    if (c->in == NULL || c->out == NULL)
+        tool_fatal(PQ_EXIT_FAIL, "out of memory");
 }
 
 void pq_close(struct pq_conn *c)
@@ -52,23 +59,15 @@ void pq_close(struct pq_conn *c)
     c->fd = -1;
     if (c->in)
         evbuffer_free(c->in);
-    c->in = NULL;
+    if (c->out)
+        evbuffer_free(c->out);
+    c->in = c->out = NULL;
 }
 
-int pq_send(struct pq_conn *c, const char *const *pairs, size_t npairs)
+void pq_send(struct pq_conn *c, const char *what)
 {
-    struct evbuffer *buf = evbuffer_new();
-    int rc;
-
-    if (buf == NULL)
-        return -1;
-    for (size_t i = 0; i < npairs; i++)
-        if (pairs[2 * i + 1] != NULL)
-            attr_put_str(buf, pairs[2 * i], pairs[2 * i + 1]);
-    attr_put_end(buf);
-    rc = attr_write_fd(c->fd, buf, PQ_REPLY_TIMEOUT);
-    evbuffer_free(buf);
-    return rc;
+    if (attr_write_fd(c->fd, c->out, PQ_REPLY_TIMEOUT) < 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: cannot send the request: %s", what, strerror(errno));
 }
 
 static long now_ms(void)
@@ -93,14 +92,14 @@ int pq_read(struct pq_conn *c, struct attr_msg *msg, int timeout, char *err, siz
             return n;
         wait = deadline - now_ms();
         if (wait <= 0) {
-            snprintf(err, errlen, "timed out waiting for a reply");
+            errtext_set(err, errlen, "timed out waiting for a reply");
             return -1;
         }
         n = poll(&pfd, 1, (int)wait);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            snprintf(err, errlen, "poll: %s", strerror(errno));
+            errtext_set(err, errlen, "poll: %s", strerror(errno));
             return -1;
         }
         if (n == 0)
@@ -109,14 +108,30 @@ int pq_read(struct pq_conn *c, struct attr_msg *msg, int timeout, char *err, siz
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n < 0) {
-            snprintf(err, errlen, "read: %s", strerror(errno));
+            errtext_set(err, errlen, "read: %s", strerror(errno));
             return -1;
         }
         if (n == 0) {
             if (msg->count == 0 && evbuffer_get_length(c->in) == 0)
                 return 0;
-            snprintf(err, errlen, "connection closed in the middle of a reply");
+            errtext_set(err, errlen, "connection closed in the middle of a reply");
             return -1;
         }
     }
+}
+
+int pq_read_reply(struct pq_conn *c, struct attr_msg *reply, const struct proto_msg *ok_def,
+                  const char *what, const char *peer)
+{
+    char err[512];
+    int rc = pq_read(c, reply, PQ_REPLY_TIMEOUT, err, sizeof(err));
+
+    if (rc == 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: %s closed the connection (see the mail log)", what, peer);
+    if (rc < 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: %s", what, err);
+    rc = proto_check_reply(reply, ok_def, &proto_error_reply, err, sizeof(err));
+    if (rc < 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: bad reply from %s: %s", what, peer, err);
+    return rc;
 }

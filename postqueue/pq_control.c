@@ -14,91 +14,83 @@
  *             two spaces), then "ID: done, message STATE". Exit 0 only when
  *             every recipient was delivered.
  *
+ * Every message is declared in mail_proto.h: requests are written through
+ * proto_out, replies and events checked with proto_check before use.
  * Text that comes from a remote server (replies, trace lines) is printed
- * with control characters replaced by '?'. stdout is flushed after every
- * line so a watched delivery shows as it happens.
+ * with control characters replaced by '?' (tool_print_line). stdout is
+ * flushed after every line so a watched delivery shows as it happens.
  *
  * No memory outlives a call.
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "mail_proto.h"
 #include "params.h"
 #include "postqueue.h"
 #include "queue_dir.h"
+#include "tool.h"
 
 #define PERM_HINT "only root and the mail_owner user may ask the queue manager"
-
-static const char *const reply_required[] = { "status", NULL };
-static const char *const reply_optional[] = { "count", "reason", "state", NULL };
+#define PEER "the queue manager"
+#define WHAT_FLUSH "Cannot flush mail queue"
+#define WHAT_DELIVER "Cannot deliver the message"
 
 /*
- * Connect, send, read the first reply and check it. Returns the count
- * (flush requests) or 0; on status=error prints "postqueue: PREFIX: reason"
- * and exits 1.
+ * Send the request in c->out, read the first reply and check it against
+ * ok_def. status=error: "postqueue: fatal: PREFIX: reason", exit 1.
+ * Returns the count of a count reply, else 0.
  */
 static long ask(struct pq_conn *c, const char *what, const char *prefix,
-                const char *const *pairs, size_t npairs, int keep_open)
+                const struct proto_msg *ok_def)
 {
     struct attr_msg reply;
-    char err[512];
-    const char *status, *reason;
     long count = 0;
-    int rc;
 
-    pq_connect(c, PROTO_QMGR_SOCKET, what, PERM_HINT);
-    if (pq_send(c, pairs, npairs) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s: cannot send the request: %s", what, strerror(errno));
+    pq_send(c, what);
     attr_msg_init(&reply);
-    rc = pq_read(c, &reply, PQ_REPLY_TIMEOUT, err, sizeof(err));
-    if (rc == 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s: the queue manager closed the connection", what);
-    if (rc < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s: %s", what, err);
-    if (attr_check(&reply, reply_required, reply_optional, NULL, err, sizeof(err)) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s: bad reply from the queue manager: %s", what, err);
-    status = attr_get(&reply, "status");
-    reason = attr_get(&reply, "reason");
-    if (strcmp(status, PROTO_STATUS_OK) != 0) {
-        fflush(stdout);
-        fprintf(stderr, "postqueue: %s: ", prefix);
-        pq_put_safe(stderr, reason ? reason : "refused", strlen(reason ? reason : "refused"));
-        fputc('\n', stderr);
-        exit(PQ_EXIT_FAIL);
-    }
-    if (attr_get(&reply, "count") != NULL && attr_get_long(&reply, "count", &count) < 0)
-        pq_fatal(PQ_EXIT_FAIL, "%s: bad count in the queue manager's reply", what);
+    if (!pq_read_reply(c, &reply, ok_def, what, PEER))
+        tool_fatal(PQ_EXIT_FAIL, "%s: %s", prefix, attr_get(&reply, MAIL_ATTR_REASON));
+    if (attr_find(&reply, MAIL_ATTR_COUNT) != NULL
+        && attr_get_long(&reply, MAIL_ATTR_COUNT, &count) < 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: bad count in the queue manager's reply", what);
     attr_msg_free(&reply);
-    if (!keep_open)
-        pq_close(c);
     return count;
 }
 
 int pq_flush(void)
 {
-    const char *pairs[] = { "req", QMGR_REQ_FLUSH };
     struct pq_conn c;
-    long n = ask(&c, "Cannot flush mail queue", "flush", pairs, 1, 0);
+    struct proto_out req;
+    long n;
 
+    pq_connect(&c, PROTO_QMGR_SOCKET, WHAT_FLUSH, PERM_HINT);
+    proto_begin(&req, c.out, &proto_qmgr_flush);
+    proto_put_str(&req, MAIL_ATTR_REQ, QMGR_REQ_FLUSH);
+    proto_end(&req);
+    n = ask(&c, WHAT_FLUSH, "flush", &proto_qmgr_count_reply);
+    pq_close(&c);
     printf("postqueue: flushing %ld deferred message%s\n", n, n == 1 ? "" : "s");
     return PQ_EXIT_OK;
 }
 
 int pq_flush_site(const char *site)
 {
-    const char *pairs[] = { "req", QMGR_REQ_FLUSH_SITE, "site", site };
     struct pq_conn c;
+    struct proto_out req;
     long n;
 
     if (*site == '\0' || !attr_value_ok(site) || strpbrk(site, " \t") != NULL)
-        pq_fatal(PQ_EXIT_USAGE, "bad site name");
-    n = ask(&c, "Cannot flush mail queue", site, pairs, 2, 0);
-    printf("postqueue: flushing %ld message%s for ", n, n == 1 ? "" : "s");
-    pq_put_safe(stdout, site, strlen(site));
-    putchar('\n');
+        tool_fatal(PQ_EXIT_USAGE, "bad site name");
+    pq_connect(&c, PROTO_QMGR_SOCKET, WHAT_FLUSH, PERM_HINT);
+    proto_begin(&req, c.out, &proto_qmgr_flush_site);
+    proto_put_str(&req, MAIL_ATTR_REQ, QMGR_REQ_FLUSH_SITE);
+    proto_put_str(&req, MAIL_ATTR_SITE, site);
+    proto_end(&req);
+    n = ask(&c, WHAT_FLUSH, site, &proto_qmgr_count_reply);
+    pq_close(&c);
+    tool_print_line(stdout, "postqueue: flushing %ld message%s for %s", n, n == 1 ? "" : "s",
+                    site);
     return PQ_EXIT_OK;
 }
 
@@ -110,28 +102,31 @@ static const char *value_of(const struct attr_msg *m, const char *name)
     return v ? v : "";
 }
 
-static void print_safe(const char *s)
-{
-    pq_put_safe(stdout, s, strlen(s));
-}
-
-/* One recipient outcome; returns 1 when it was delivered. */
+/* One recipient outcome (proto_qmgr_rcpt_event); returns 1 when it was
+ * delivered. */
 static int print_rcpt(const char *id, const struct attr_msg *ev)
 {
-    const char *status = value_of(ev, "status");
+    const char *status = value_of(ev, MAIL_ATTR_STATUS);
+    const char *relay = value_of(ev, MAIL_ATTR_RELAY);
 
-    printf("%s: to=<", id);
-    print_safe(value_of(ev, "address"));
-    printf(">, relay=");
-    print_safe(*value_of(ev, "relay") ? value_of(ev, "relay") : "none");
-    printf(", dsn=");
-    print_safe(value_of(ev, "dsn"));
-    printf(", status=");
-    print_safe(status);
-    printf(" (");
-    print_safe(value_of(ev, "reply"));
-    printf(")\n");
-    return strcmp(status, "sent") == 0;
+    tool_print_line(stdout, "%s: to=<%s>, relay=%s, dsn=%s, status=%s (%s)", id,
+                    value_of(ev, MAIL_ATTR_ADDRESS), *relay ? relay : "none",
+                    value_of(ev, MAIL_ATTR_DSN), status, value_of(ev, MAIL_ATTR_REPLY));
+    /* qmgr passes on the delivery agent's status word. */
+    return strcmp(status, SMTP_STATUS_SENT) == 0;
+}
+
+/* Is ev the event `name`, and does it fit its declaration? */
+static int is_event(const struct attr_msg *ev, const char *name, const struct proto_msg *def,
+                    const char *id)
+{
+    char err[256];
+
+    if (strcmp(value_of(ev, MAIL_ATTR_EVENT), name) != 0)
+        return 0;
+    if (proto_check(ev, def, err, sizeof(err)) < 0)
+        tool_fatal(PQ_EXIT_FAIL, "%s: bad event from the queue manager: %s", id, err);
+    return 1;
 }
 
 /* Follow a watched delivery to its end; returns the exit status. */
@@ -143,26 +138,19 @@ static int watch_delivery(struct pq_conn *c, const char *id, int verbose)
 
     attr_msg_init(&ev);
     for (;;) {
-        const char *event;
-
         rc = pq_read(c, &ev, (int)var_ipc_timeout, err, sizeof(err));
         if (rc <= 0)
-            pq_fatal(PQ_EXIT_FAIL, "%s: lost the queue manager before the delivery "
-                     "finished%s%s", id, rc < 0 ? ": " : "", rc < 0 ? err : "");
-        event = value_of(&ev, "event");
-        if (strcmp(event, QMGR_EVENT_TRACE) == 0) {
-            if (verbose) {
-                printf("  ");
-                print_safe(value_of(&ev, "line"));
-                putchar('\n');
-            }
-        } else if (strcmp(event, QMGR_EVENT_RCPT) == 0) {
+            tool_fatal(PQ_EXIT_FAIL, "%s: lost the queue manager before the delivery "
+                       "finished%s%s", id, rc < 0 ? ": " : "", rc < 0 ? err : "");
+        if (is_event(&ev, QMGR_EVENT_TRACE, &proto_qmgr_trace_event, id)) {
+            if (verbose)
+                tool_print_line(stdout, "  %s", value_of(&ev, MAIL_ATTR_LINE));
+        } else if (is_event(&ev, QMGR_EVENT_RCPT, &proto_qmgr_rcpt_event, id)) {
             if (!print_rcpt(id, &ev))
                 failed = 1;
-        } else if (strcmp(event, QMGR_EVENT_DONE) == 0) {
-            printf("%s: done, message ", id);
-            print_safe(*value_of(&ev, "state") ? value_of(&ev, "state") : "(state unknown)");
-            putchar('\n');
+        } else if (is_event(&ev, QMGR_EVENT_DONE, &proto_qmgr_done_event, id)) {
+            const char *state = value_of(&ev, MAIL_ATTR_STATE);
+            tool_print_line(stdout, "%s: done, message %s", id, *state ? state : "(state unknown)");
             break;
         }
         /* Unknown events are ignored: newer qmgr, older postqueue. */
@@ -175,18 +163,22 @@ static int watch_delivery(struct pq_conn *c, const char *id, int verbose)
 
 int pq_deliver(const char *queue_id, int watch, int verbose)
 {
-    const char *pairs[] = {
-        "req", QMGR_REQ_DELIVER_NOW,
-        "queue_id", queue_id,
-        "watch", watch ? "1" : NULL,
-        "verbose", watch && verbose ? "1" : NULL,
-    };
     struct pq_conn c;
+    struct proto_out req;
     int rc;
 
     if (!queue_id_valid(queue_id))
-        pq_fatal(PQ_EXIT_FAIL, "invalid queue ID (see postqueue -p)");
-    ask(&c, "Cannot deliver the message", queue_id, pairs, 4, 1);
+        tool_fatal(PQ_EXIT_FAIL, "invalid queue ID (see postqueue -p)");
+    pq_connect(&c, PROTO_QMGR_SOCKET, WHAT_DELIVER, PERM_HINT);
+    proto_begin(&req, c.out, &proto_qmgr_deliver_now);
+    proto_put_str(&req, MAIL_ATTR_REQ, QMGR_REQ_DELIVER_NOW);
+    proto_put_str(&req, MAIL_ATTR_QUEUE_ID, queue_id);
+    if (watch)
+        proto_put_str(&req, MAIL_ATTR_WATCH, PROTO_FLAG_ON);
+    if (watch && verbose)
+        proto_put_str(&req, MAIL_ATTR_VERBOSE, PROTO_FLAG_ON);
+    proto_end(&req);
+    ask(&c, WHAT_DELIVER, queue_id, &proto_ok_reply);
     if (!watch) {
         printf("postqueue: %s: delivery started\n", queue_id);
         pq_close(&c);

@@ -1,7 +1,8 @@
 /*
  * pq_list.c - postqueue -p, -j, -n, -R: ask showq and copy its answer.
  *
- * One request to public/showq (mail_proto.h); after status=ok everything
+ * One request to public/showq (mail_proto.h, proto_showq_request); the
+ * reply is checked against its declaration; after status=ok everything
  * showq sends is copied to standard output as it arrives, byte for byte
  * (showq already made it safe for a terminal, or valid JSON). A reader that
  * goes away (postqueue -p | head) ends the copy quietly with exit 0.
@@ -16,111 +17,108 @@
 
 #include <event2/buffer.h>
 
+#include "fdio.h"
 #include "mail_proto.h"
 #include "params.h"
 #include "postqueue.h"
+#include "tool.h"
 
 #define COPY_CHUNK (64 * 1024)
 #define WHAT "Queue report unavailable"
+#define PERM_HINT "root, mail_owner and authorized_mailq_users may list the queue"
+#define PEER "the showq service"
 
-/* Write all of buf to stdout; 1 ok, 0 the reader went away, -1 error. */
+/* Write all of buf to stdout; 1 ok, 0 the reader went away; exits on an error. */
 static int write_out(const char *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno == EPIPE ? 0 : -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 1;
+    if (fdio_write_all(STDOUT_FILENO, buf, len) == 0)
+        return 1;
+    if (errno == EPIPE)
+        return 0;
+    tool_fatal(PQ_EXIT_FAIL, "write error: %s", strerror(errno));
 }
 
-/* Copy the rest of the stream to stdout; returns the exit status. */
+/* Wait for the next bytes from showq; exits after var_ipc_timeout. */
+static void wait_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int p;
+
+    while ((p = poll(&pfd, 1, (int)(var_ipc_timeout * 1000))) < 0 && errno == EINTR)
+        continue;
+    if (p == 0)
+        tool_fatal(PQ_EXIT_FAIL, "timed out reading the queue listing");
+}
+
+/* Copy the rest of the stream to stdout; returns the exit status (a reader
+ * that went away is not an error). */
 static int copy_stream(struct pq_conn *c)
 {
     char buf[COPY_CHUNK];
-    int rc = 1;
 
     while (evbuffer_get_length(c->in) > 0) {
         int n = evbuffer_remove(c->in, buf, sizeof(buf));
         if (n <= 0)
             break;
-        if ((rc = write_out(buf, (size_t)n)) <= 0)
-            goto out_done;
+        if (!write_out(buf, (size_t)n))
+            return PQ_EXIT_OK;
     }
     for (;;) {
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
         ssize_t n;
-        int p = poll(&pfd, 1, (int)(var_ipc_timeout * 1000));
 
-        if (p < 0 && errno == EINTR)
-            continue;
-        if (p == 0)
-            pq_fatal(PQ_EXIT_FAIL, "timed out reading the queue listing");
+        wait_readable(c->fd);
         n = read(c->fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            pq_fatal(PQ_EXIT_FAIL, "reading the queue listing: %s", strerror(errno));
-        if (n == 0)
+            tool_fatal(PQ_EXIT_FAIL, "reading the queue listing: %s", strerror(errno));
+        if (n == 0 || !write_out(buf, (size_t)n))
             return PQ_EXIT_OK;
-        if ((rc = write_out(buf, (size_t)n)) <= 0)
-            goto out_done;
     }
-out_done:
-    if (rc < 0)
-        pq_fatal(PQ_EXIT_FAIL, "write error: %s", strerror(errno));
-    return PQ_EXIT_OK;          /* the reader went away: not an error */
+}
+
+static void put_if_given(struct proto_out *req, const char *name, const char *value)
+{
+    if (value != NULL)
+        proto_put_str(req, name, value);
+}
+
+/* The request: the kind, the format and the selection (mail_proto.h). */
+static void put_request(struct pq_conn *c, const char *kind, int json, const struct pq_select *sel)
+{
+    struct proto_out req;
+
+    proto_begin(&req, c->out, &proto_showq_request);
+    proto_put_str(&req, MAIL_ATTR_REQ, kind);
+    put_if_given(&req, MAIL_ATTR_FORMAT, json ? SHOWQ_FORMAT_JSON : NULL);
+    put_if_given(&req, MAIL_ATTR_QUEUE, sel->queue);
+    put_if_given(&req, MAIL_ATTR_SENDER, sel->sender);
+    put_if_given(&req, MAIL_ATTR_RECIPIENT, sel->recipient);
+    put_if_given(&req, MAIL_ATTR_DOMAIN, sel->domain);
+    put_if_given(&req, MAIL_ATTR_REASON, sel->reason);
+    if (sel->older >= 0)
+        proto_put_long(&req, MAIL_ATTR_OLDER, sel->older);
+    if (sel->newer >= 0)
+        proto_put_long(&req, MAIL_ATTR_NEWER, sel->newer);
+    proto_end(&req);
 }
 
 int pq_list(const char *kind, int json, const struct pq_select *sel)
 {
-    static const char *const status_required[] = { "status", NULL };
-    static const char *const status_optional[] = { "reason", NULL };
-    char older[32], newer[32], err[512];
     struct attr_msg reply;
     struct pq_conn c;
-    const char *status, *reason;
+    const char *reason;
     int rc;
 
-    snprintf(older, sizeof(older), "%ld", sel->older);
-    snprintf(newer, sizeof(newer), "%ld", sel->newer);
-    {
-        const char *pairs[] = {
-            "req", kind,
-            "format", json ? "json" : NULL,
-            "queue", sel->queue,
-            "sender", sel->sender,
-            "recipient", sel->recipient,
-            "domain", sel->domain,
-            "reason", sel->reason,
-            "older", sel->older >= 0 ? older : NULL,
-            "newer", sel->newer >= 0 ? newer : NULL,
-        };
-        pq_connect(&c, PROTO_SHOWQ_SOCKET, WHAT,
-                   "root, mail_owner and authorized_mailq_users may list the queue");
-        if (pq_send(&c, pairs, sizeof(pairs) / sizeof(pairs[0]) / 2) < 0)
-            pq_fatal(PQ_EXIT_FAIL, WHAT ": cannot send the request: %s", strerror(errno));
-    }
+    pq_connect(&c, PROTO_SHOWQ_SOCKET, WHAT, PERM_HINT);
+    put_request(&c, kind, json, sel);
+    pq_send(&c, WHAT);
     attr_msg_init(&reply);
-    rc = pq_read(&c, &reply, PQ_REPLY_TIMEOUT, err, sizeof(err));
-    if (rc == 0)
-        pq_fatal(PQ_EXIT_FAIL, WHAT ": the showq service closed the connection "
-                 "(see the mail log)");
-    if (rc < 0)
-        pq_fatal(PQ_EXIT_FAIL, WHAT ": %s", err);
-    if (attr_check(&reply, status_required, status_optional, NULL, err, sizeof(err)) < 0)
-        pq_fatal(PQ_EXIT_FAIL, WHAT ": bad reply from showq: %s", err);
-    status = attr_get(&reply, "status");
-    reason = attr_get(&reply, "reason");
-    if (strcmp(status, PROTO_STATUS_OK) != 0) {
-        if (reason && strcmp(reason, "permission denied") == 0)
-            pq_fatal(PQ_EXIT_NOPERM, WHAT ": permission denied (root, mail_owner and "
-                     "authorized_mailq_users may list the queue)");
-        pq_fatal(PQ_EXIT_FAIL, WHAT ": %s", reason ? reason : "showq refused the request");
+    if (!pq_read_reply(&c, &reply, &proto_ok_reply, WHAT, PEER)) {
+        reason = attr_get(&reply, MAIL_ATTR_REASON);
+        if (strcmp(reason, SHOWQ_REASON_DENIED) == 0)
+            tool_fatal(PQ_EXIT_NOPERM, WHAT ": permission denied (" PERM_HINT ")");
+        tool_fatal(PQ_EXIT_FAIL, WHAT ": %s", reason);
     }
     attr_msg_free(&reply);
     rc = copy_stream(&c);

@@ -19,28 +19,21 @@
  * Memory: each struct pr_addr is built, printed and freed in turn; the
  * sender's rewriting is done once and shared.
  */
-#include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "alloc.h"
-#include "config.h"
 #include "dns.h"
-#include "msg.h"
 #include "mx_resolve.h"
 #include "params.h"
-#include "privs.h"
 #include "postroute.h"
+#include "tool.h"
 
 #define EXIT_OK 0
 #define EXIT_UNDELIVERABLE 1
-#define EXIT_USAGE 2
 #define EXIT_TEMPFAIL 75
 #define ADDRESS_MAX 254
 
@@ -94,37 +87,30 @@ static const char help_text[] =
 
 struct options {
     const char *config_dir;
-    const char *sender;
+    char *sender;               /* "<a@b>" -> "a@b"; "" for the null sender */
     int json;
-    char **addrs;
+    char **addrs;               /* cleaned like the sender */
     int addr_count;
 };
 
+/* The sender after sender_canonical_maps, shared by every address. */
+struct sender_rewrite {
+    char *out;                  /* NULL when rewriting failed */
+    struct rewrite_trace trace;
+    char err[REWRITE_ERR_MAX];
+};
+
+static const char usage_text[] = "usage: postroute [-c DIR] [-j] [-s SENDER] ADDRESS...\n";
+
+/* Configuration problems are temporary failures: the mail system defers. */
+static const struct tool_def postroute_tool = {
+    .name = "postroute",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = EXIT_TEMPFAIL,
+};
+
 static struct event_base *base;
-
-static void usage(const char *why) __attribute__((noreturn));
-
-static void usage(const char *why)
-{
-    if (why != NULL)
-        fprintf(stderr, "postroute: %s\n", why);
-    fprintf(stderr, "usage: postroute [-c DIR] [-j] [-s SENDER] ADDRESS...\n");
-    exit(EXIT_USAGE);
-}
-
-static void fail(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-
-static void fail(int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "postroute: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(status);
-}
 
 const char *pr_outcome_name(enum pr_outcome outcome)
 {
@@ -156,17 +142,16 @@ static char *clean_address(const char *text, int allow_empty)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
+    const char *sender = "";
     int c;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(help_text, stdout);
-            exit(EXIT_OK);
-        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            tool_help();
         if (strcmp(argv[i], "--") == 0)
             break;
     }
-    o->sender = "";
+    opterr = 0;
     while ((c = getopt(argc, argv, "c:js:")) != -1) {
         switch (c) {
         case 'c':
@@ -176,54 +161,58 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->json = 1;
             break;
         case 's':
-            o->sender = optarg;
+            sender = optarg;
             break;
         default:
-            usage(NULL);
+            if (optopt == 'c' || optopt == 's')
+                tool_usage("option -%c needs an argument", optopt);
+            tool_usage("unknown option -%c", optopt);
         }
     }
     if (optind >= argc)
-        usage("at least one ADDRESS is required");
-    o->addrs = argv + optind;
+        tool_usage("at least one ADDRESS is required");
+    o->sender = clean_address(sender, 1);
+    if (o->sender == NULL)
+        tool_usage("-s: not a valid sender address");
     o->addr_count = argc - optind;
+    o->addrs = xcalloc((size_t)o->addr_count, sizeof(*o->addrs));
+    for (int i = 0; i < o->addr_count; i++) {
+        o->addrs[i] = clean_address(argv[optind + i], 0);
+        if (o->addrs[i] == NULL)
+            tool_usage("not a valid address: \"%.300s\"", argv[optind + i]);
+    }
+}
+
+static void options_free(struct options *o)
+{
+    for (int i = 0; i < o->addr_count; i++)
+        xfree(o->addrs[i]);
+    xfree(o->addrs);
+    xfree(o->sender);
 }
 
 /* --- set-up --- */
 
-/* Run as root: become mail_owner, for good (tables are read as the daemons do). */
-static void drop_root(void)
+/* The tables, the resolver and loop detection, as the daemons set them up. */
+static void setup(void)
 {
-    char err[256];
-
-    if (geteuid() != 0)
-        return;
-    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "%s", err);
-}
-
-/* Configuration problems are temporary failures: the mail system defers. */
-static void setup(const struct options *o)
-{
-    char err[CONFIG_ERR_MAX > REWRITE_ERR_MAX ? CONFIG_ERR_MAX : REWRITE_ERR_MAX];
+    char err[REWRITE_ERR_MAX];
     struct dns_opts opts;
 
-    if (config_load(config_dir_choose(o->config_dir), NULL, 0, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "%s", err);
-    drop_root();
     if (rewrite_init(err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "rewriting configuration: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "rewriting configuration: %s", err);
     if (route_init(err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "routing configuration: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "routing configuration: %s", err);
     base = event_base_new();
     if (base == NULL)
-        fail(EXIT_TEMPFAIL, "cannot create an event base");
+        tool_fatal(EXIT_TEMPFAIL, "cannot create an event base");
     memset(&opts, 0, sizeof(opts));
     opts.timeout_ms = (int)(var_dns_timeout * 1000);
     opts.tries = (int)var_dns_tries;
     if (dns_init(base, var_dns_servers, &opts, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "DNS resolver: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "DNS resolver: %s", err);
     if (mxr_init(base, var_myhostname, var_proxy_interfaces, 1, err, sizeof(err)) < 0)
-        fail(EXIT_TEMPFAIL, "loop detection: %s", err);
+        tool_fatal(EXIT_TEMPFAIL, "loop detection: %s", err);
 }
 
 /* --- tracing one address --- */
@@ -241,7 +230,7 @@ static void resolve(struct pr_rcpt *r)
     mxr_resolve(r->route.host, r->route.port, r->route.mx, on_resolved, r);
     while (r->mx == NULL) {
         if (event_base_loop(base, EVLOOP_ONCE) != 0)
-            fail(EXIT_TEMPFAIL, "internal error: the resolver stopped without an answer");
+            tool_fatal(EXIT_TEMPFAIL, "internal error: the resolver stopped without an answer");
     }
 }
 
@@ -328,44 +317,38 @@ static void pr_addr_free(struct pr_addr *a)
     rewrite_trace_free(&a->trace);
 }
 
-int main(int argc, char **argv)
+static void rewrite_the_sender(struct sender_rewrite *sr, const char *sender)
 {
-    struct options o = {0};
-    struct rewrite_trace sender_trace;
-    char sender_err[REWRITE_ERR_MAX] = "";
-    char *sender = NULL, *sender_out = NULL;
-    char **addrs;
+    sr->out = NULL;
+    sr->err[0] = '\0';
+    rewrite_trace_init(&sr->trace);
+    if (rewrite_sender(sender, &sr->out, &sr->trace, sr->err, sizeof(sr->err)) != REWRITE_OK
+        && sr->err[0] == '\0')
+        snprintf(sr->err, sizeof(sr->err), "sender rewriting failed");
+}
+
+static void sender_rewrite_free(struct sender_rewrite *sr)
+{
+    sr->out = xfree(sr->out);
+    rewrite_trace_free(&sr->trace);
+}
+
+/* Trace and print each address; the exit status (see the top). */
+static int trace_all(const struct options *o, const struct sender_rewrite *sr)
+{
     int status = EXIT_OK;
 
-    signal(SIGPIPE, SIG_IGN);
-    parse_args(argc, argv, &o);
-    sender = clean_address(o.sender, 1);
-    if (sender == NULL)
-        usage("-s: not a valid sender address");
-    addrs = xcalloc((size_t)o.addr_count, sizeof(*addrs));
-    for (int i = 0; i < o.addr_count; i++) {
-        addrs[i] = clean_address(o.addrs[i], 0);
-        if (addrs[i] == NULL) {
-            fprintf(stderr, "postroute: not a valid address: \"%.300s\"\n", o.addrs[i]);
-            usage(NULL);
-        }
-    }
-    setup(&o);
-    rewrite_trace_init(&sender_trace);
-    if (rewrite_sender(sender, &sender_out, &sender_trace, sender_err, sizeof(sender_err))
-        != REWRITE_OK && sender_err[0] == '\0')
-        snprintf(sender_err, sizeof(sender_err), "sender rewriting failed");
-    for (int i = 0; i < o.addr_count; i++) {
+    for (int i = 0; i < o->addr_count; i++) {
         struct pr_addr a;
 
         memset(&a, 0, sizeof(a));
-        a.input = addrs[i];
-        a.sender = sender;
-        a.sender_out = sender_out;
-        a.sender_trace = &sender_trace;
-        a.sender_error = sender_out ? "" : sender_err;
-        trace_address(&a, addrs[i]);
-        if (o.json)
+        a.input = o->addrs[i];
+        a.sender = o->sender;
+        a.sender_out = sr->out;
+        a.sender_trace = &sr->trace;
+        a.sender_error = sr->out ? "" : sr->err;
+        trace_address(&a, o->addrs[i]);
+        if (o->json)
             pr_print_json(&a);
         else
             pr_print_text(&a);
@@ -377,17 +360,35 @@ int main(int argc, char **argv)
         pr_addr_free(&a);
     }
     if (ferror(stdout))
-        fail(EXIT_TEMPFAIL, "write error on standard output");
-    for (int i = 0; i < o.addr_count; i++)
-        xfree(addrs[i]);
-    xfree(addrs);
-    xfree(sender);
-    xfree(sender_out);
-    rewrite_trace_free(&sender_trace);
+        tool_fatal(EXIT_TEMPFAIL, "write error on standard output");
+    return status;
+}
+
+static void teardown(void)
+{
     mxr_end();
     dns_shutdown();
     event_base_free(base);
     rewrite_end();
     route_end();
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct sender_rewrite sr;
+    int status;
+
+    tool_init(&postroute_tool);
+    signal(SIGPIPE, SIG_IGN);
+    parse_args(argc, argv, &o);
+    tool_load_config(o.config_dir);
+    tool_drop_privileges();             /* tables are read as the daemons do */
+    setup();
+    rewrite_the_sender(&sr, o.sender);
+    status = trace_all(&o, &sr);
+    sender_rewrite_free(&sr);
+    options_free(&o);
+    teardown();
     return status;
 }

@@ -1,84 +1,58 @@
 /*
  * pr_json.c - postroute's report as one JSON object per address, on one
  * line (the schema is in docs/operator-guide.md, "Where mail goes").
- * DNS results are embedded as lib/dns formats them (dns_result_format()).
- * Strings are escaped: quote, backslash and control characters; bytes that
- * are not valid UTF-8 become U+FFFD.
+ * Written with lib/util/json.h, so strings follow Postern's one rule for
+ * JSON text (a byte that is not UTF-8 is \u00XX of its value). DNS
+ * results are embedded as lib/dns formats them (dns_result_format()).
  *
- * Memory: nothing is kept (the DNS texts are freed after printing).
+ * Memory: the object is built in a strbuf, written to stdout and freed;
+ * the DNS texts are freed after use.
  */
 #include <stdio.h>
-#include <string.h>
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "json.h"
 #include "postroute.h"
+#include "strbuf.h"
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
-static size_t utf8_len(const unsigned char *s)
+/* A member whose value is a string ("" when text is NULL). */
+static void member_str(struct json_writer *w, const char *key, const char *text)
 {
-    size_t n;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    return n;
+    json_key(w, key);
+    json_string(w, text ? text : "");
 }
 
-static void json_str(const char *text)
+/* A member whose value is a string, or null when there is none. */
+static void member_or_null(struct json_writer *w, const char *key, const char *text)
 {
-    const unsigned char *s = (const unsigned char *)(text ? text : "");
-
-    putchar('"');
-    while (*s) {
-        size_t n = utf8_len(s);
-
-        if (*s == '"' || *s == '\\') {
-            printf("\\%c", *s);
-        } else if (*s < 0x20 || *s == 0x7f) {
-            printf("\\u%04x", *s);
-        } else if (n == 0) {
-            fputs("\\ufffd", stdout);
-            n = 1;
-        } else {
-            fwrite(s, 1, n, stdout);
-            s += n;
-            continue;
-        }
-        s += n ? n : 1;
-    }
-    putchar('"');
+    json_key(w, key);
+    json_string(w, text);
 }
 
-static void json_key(const char *key, int first)
+static void member_uint(struct json_writer *w, const char *key, unsigned value)
 {
-    if (!first)
-        putchar(',');
-    json_str(key);
-    putchar(':');
+    json_key(w, key);
+    json_uint(w, value);
 }
 
-static void json_dns(const struct dns_result *d)
+static void member_bool(struct json_writer *w, const char *key, int value)
+{
+    json_key(w, key);
+    json_bool(w, value);
+}
+
+static void member_dns(struct json_writer *w, const char *key, const struct dns_result *d)
 {
     char *text;
 
+    json_key(w, key);
     if (d == NULL) {
-        fputs("null", stdout);
+        json_null(w);
         return;
     }
     text = dns_result_format(d, DNS_FORMAT_JSON);
-    fputs(text, stdout);
+    json_raw(w, text);
     xfree(text);
 }
 
@@ -95,216 +69,164 @@ static const char *kind_name(enum rewrite_step_kind kind)
     return "?";
 }
 
-static void json_rewrite(const struct rewrite_trace *t)
+static void member_rewrite(struct json_writer *w, const char *key, const struct rewrite_trace *t)
 {
-    putchar('[');
+    json_key(w, key);
+    json_array_begin(w);
     for (size_t i = 0; i < t->count; i++) {
         const struct rewrite_step *st = &t->steps[i];
 
-        printf("%s{", i ? "," : "");
-        json_key("kind", 1);
-        json_str(kind_name(st->kind));
-        json_key("map", 0);
-        json_str(rewrite_map_name(st->map));
-        json_key("depth", 0);
-        printf("%d", st->depth);
-        json_key("in", 0);
-        json_str(st->in);
-        json_key("where", 0);
-        json_str(st->where);
-        json_key("key", 0);
-        json_str(st->key);
-        json_key("value", 0);
-        json_str(st->value);
-        json_key("out", 0);
-        json_str(st->out);
-        putchar('}');
+        json_object_begin(w);
+        member_str(w, "kind", kind_name(st->kind));
+        member_str(w, "map", rewrite_map_name(st->map));
+        json_key(w, "depth");
+        json_int(w, st->depth);
+        member_str(w, "in", st->in);
+        member_str(w, "where", st->where);
+        member_str(w, "key", st->key);
+        member_str(w, "value", st->value);
+        member_str(w, "out", st->out);
+        json_object_end(w);
     }
-    putchar(']');
+    json_array_end(w);
 }
 
-static void json_route(const struct route_result *r)
+static void member_route(struct json_writer *w, const struct route_result *r)
 {
-    putchar('[');
+    json_key(w, "route");
+    json_array_begin(w);
     for (size_t i = 0; i < r->trace_count; i++) {
         const struct route_step *st = &r->trace[i];
 
-        printf("%s{", i ? "," : "");
-        json_key("source", 1);
-        json_str(st->source);
-        json_key("found", 0);
-        fputs(st->found ? "true" : "false", stdout);
-        json_key("where", 0);
-        json_str(st->where);
-        json_key("key", 0);
-        json_str(st->key);
-        json_key("value", 0);
-        json_str(st->value);
-        putchar('}');
+        json_object_begin(w);
+        member_str(w, "source", st->source);
+        member_bool(w, "found", st->found);
+        member_str(w, "where", st->where);
+        member_str(w, "key", st->key);
+        member_str(w, "value", st->value);
+        json_object_end(w);
     }
-    putchar(']');
+    json_array_end(w);
 }
 
-static void json_hosts(const struct mxr_result *m)
+static void member_hosts(struct json_writer *w, const struct mxr_result *m)
 {
-    putchar('[');
+    json_key(w, "hosts");
+    json_array_begin(w);
     for (size_t i = 0; i < m->host_count; i++) {
         const struct mxr_host *h = &m->hosts[i];
 
-        printf("%s{", i ? "," : "");
-        json_key("host", 1);
-        json_str(h->name);
-        json_key("pref", 0);
-        printf("%u", h->pref);
-        json_key("ttl", 0);
-        printf("%u", h->ttl);
-        json_key("implicit", 0);
-        fputs(h->implicit ? "true" : "false", stdout);
-        json_key("state", 0);
-        json_str(mxr_host_state_name(h->state));
-        json_key("myhostname", 0);
-        fputs(h->self_name ? "true" : "false", stdout);
-        json_key("self_address", 0);
-        if (h->self_addr[0])
-            json_str(h->self_addr);
-        else
-            fputs("null", stdout);
-        json_key("lookup", 0);
-        json_dns(h->addr);
-        putchar('}');
+        json_object_begin(w);
+        member_str(w, "host", h->name);
+        member_uint(w, "pref", h->pref);
+        member_uint(w, "ttl", h->ttl);
+        member_bool(w, "implicit", h->implicit);
+        member_str(w, "state", mxr_host_state_name(h->state));
+        member_bool(w, "myhostname", h->self_name);
+        member_or_null(w, "self_address", h->self_addr[0] ? h->self_addr : NULL);
+        member_dns(w, "lookup", h->addr);
+        json_object_end(w);
     }
-    putchar(']');
+    json_array_end(w);
 }
 
-static void json_targets(const struct mxr_result *m)
+static void member_targets(struct json_writer *w, const struct mxr_result *m)
 {
-    putchar('[');
+    json_key(w, "targets");
+    json_array_begin(w);
     for (size_t i = 0; i < m->target_count; i++) {
         const struct mxr_target *t = &m->targets[i];
 
-        printf("%s{", i ? "," : "");
-        json_key("host", 1);
-        json_str(m->hosts[t->host].name);
-        json_key("pref", 0);
-        printf("%u", m->hosts[t->host].pref);
-        json_key("address", 0);
-        json_str(t->addr.text);
-        json_key("family", 0);
-        json_str(t->addr.family == AF_INET ? "inet" : "inet6");
-        json_key("port", 0);
-        printf("%u", m->port);
-        json_key("ttl", 0);
-        printf("%u", t->addr.ttl);
-        putchar('}');
+        json_object_begin(w);
+        member_str(w, "host", m->hosts[t->host].name);
+        member_uint(w, "pref", m->hosts[t->host].pref);
+        member_str(w, "address", t->addr.text);
+        member_str(w, "family", t->addr.family == AF_INET ? "inet" : "inet6");
+        member_uint(w, "port", m->port);
+        member_uint(w, "ttl", t->addr.ttl);
+        json_object_end(w);
     }
-    putchar(']');
+    json_array_end(w);
 }
 
-static void json_mx(const struct mxr_result *m)
+static void member_mx(struct json_writer *w, const struct mxr_result *m)
 {
+    json_key(w, "dns");
     if (m == NULL) {
-        fputs("null", stdout);
+        json_null(w);
         return;
     }
-    putchar('{');
-    json_key("host", 1);
-    json_str(m->host);
-    json_key("port", 0);
-    printf("%u", m->port);
-    json_key("mx_lookup", 0);
-    fputs(m->mx ? "true" : "false", stdout);
-    json_key("literal", 0);
-    fputs(m->literal ? "true" : "false", stdout);
-    json_key("mx", 0);
-    json_dns(m->mx_result);
-    json_key("hosts", 0);
-    json_hosts(m);
-    json_key("loop", 0);
-    fputs(m->loop ? "true" : "false", stdout);
-    json_key("loop_pref", 0);
+    json_object_begin(w);
+    member_str(w, "host", m->host);
+    member_uint(w, "port", m->port);
+    member_bool(w, "mx_lookup", m->mx);
+    member_bool(w, "literal", m->literal);
+    member_dns(w, "mx", m->mx_result);
+    member_hosts(w, m);
+    member_bool(w, "loop", m->loop);
+    json_key(w, "loop_pref");
     if (m->loop)
-        printf("%u", m->loop_pref);
+        json_uint(w, m->loop_pref);
     else
-        fputs("null", stdout);
-    json_key("own_addresses", 0);
-    json_str(mxr_self_text());
-    json_key("targets", 0);
-    json_targets(m);
-    json_key("status", 0);
-    json_str(mxr_status_name(m->status));
-    json_key("dsn", 0);
-    json_str(m->dsn);
-    json_key("reason", 0);
-    json_str(m->reason);
-    putchar('}');
+        json_null(w);
+    member_str(w, "own_addresses", mxr_self_text());
+    member_targets(w, m);
+    member_str(w, "status", mxr_status_name(m->status));
+    member_str(w, "dsn", m->dsn);
+    member_str(w, "reason", m->reason);
+    json_object_end(w);
 }
 
-static void json_rcpt(const struct pr_rcpt *r)
+static void write_rcpt(struct json_writer *w, const struct pr_rcpt *r)
 {
     const struct route_result *rt = &r->route;
     int smtp = rt->status == ROUTE_OK && rt->transport == ROUTE_TRANSPORT_SMTP;
 
-    putchar('{');
-    json_key("recipient", 1);
-    json_str(r->address);
-    json_key("route", 0);
-    json_route(rt);
-    json_key("route_status", 0);
-    json_str(rt->status == ROUTE_OK ? "ok" : "defer");
-    json_key("transport", 0);
-    if (rt->status == ROUTE_OK)
-        json_str(rt->transport_name);
-    else
-        fputs("null", stdout);
-    json_key("nexthop", 0);
-    if (smtp)
-        json_str(rt->nexthop);
-    else
-        fputs("null", stdout);
-    json_key("dns", 0);
-    json_mx(r->mx);
-    json_key("result", 0);
-    json_str(pr_outcome_name(r->outcome));
-    json_key("dsn", 0);
-    json_str(r->dsn);
-    json_key("text", 0);
-    json_str(r->text);
-    putchar('}');
+    json_object_begin(w);
+    member_str(w, "recipient", r->address);
+    member_route(w, rt);
+    member_str(w, "route_status", rt->status == ROUTE_OK ? "ok" : "defer");
+    member_or_null(w, "transport", rt->status == ROUTE_OK ? rt->transport_name : NULL);
+    member_or_null(w, "nexthop", smtp ? rt->nexthop : NULL);
+    member_mx(w, r->mx);
+    member_str(w, "result", pr_outcome_name(r->outcome));
+    member_str(w, "dsn", r->dsn);
+    member_str(w, "text", r->text);
+    json_object_end(w);
+}
+
+/* Why rewriting failed (the recipient's, else the sender's), or NULL. */
+static const char *rewrite_error(const struct pr_addr *a)
+{
+    if (a->rewrite_rc != REWRITE_OK)
+        return a->rewrite_error;
+    if (a->sender_out == NULL)
+        return a->sender_error;
+    return NULL;
 }
 
 void pr_print_json(const struct pr_addr *a)
 {
-    putchar('{');
-    json_key("address", 1);
-    json_str(a->input);
-    json_key("sender", 0);
-    json_str(a->sender);
-    json_key("sender_rewritten", 0);
-    if (a->sender_out)
-        json_str(a->sender_out);
-    else
-        fputs("null", stdout);
-    json_key("sender_rewrite", 0);
-    json_rewrite(a->sender_trace);
-    json_key("rewrite", 0);
-    json_rewrite(&a->trace);
-    json_key("rewrite_error", 0);
-    if (a->rewrite_rc != REWRITE_OK)
-        json_str(a->rewrite_error);
-    else if (a->sender_out == NULL)
-        json_str(a->sender_error);
-    else
-        fputs("null", stdout);
-    json_key("recipients", 0);
-    putchar('[');
-    for (size_t i = 0; i < a->count; i++) {
-        if (i)
-            putchar(',');
-        json_rcpt(&a->rcpts[i]);
-    }
-    putchar(']');
-    json_key("result", 0);
-    json_str(a->worst == PR_BOUNCE ? "undeliverable"
-             : a->worst == PR_DEFER ? "temporary failure" : "ok");
-    fputs("}\n", stdout);
+    struct strbuf out = STRBUF_INIT;
+    struct json_writer w;
+
+    json_init(&w, &out);
+    json_object_begin(&w);
+    member_str(&w, "address", a->input);
+    member_str(&w, "sender", a->sender);
+    member_or_null(&w, "sender_rewritten", a->sender_out);
+    member_rewrite(&w, "sender_rewrite", a->sender_trace);
+    member_rewrite(&w, "rewrite", &a->trace);
+    member_or_null(&w, "rewrite_error", rewrite_error(a));
+    json_key(&w, "recipients");
+    json_array_begin(&w);
+    for (size_t i = 0; i < a->count; i++)
+        write_rcpt(&w, &a->rcpts[i]);
+    json_array_end(&w);
+    member_str(&w, "result", a->worst == PR_BOUNCE ? "undeliverable"
+                             : a->worst == PR_DEFER ? "temporary failure" : "ok");
+    json_object_end(&w);
+    strbuf_add_char(&out, '\n');
+    fwrite(strbuf_str(&out), 1, strbuf_len(&out), stdout);
+    strbuf_free(&out);
 }

@@ -6,13 +6,13 @@
  *             [-r ...]... [-s] [-v]
  *
  * main() reads the command line into a list of requests (without touching
- * anything, so a usage error changes nothing), loads the configuration,
- * checks that it runs as root or as mail_owner (root switches to
- * mail_owner at once, so nothing it creates in the queue is root-owned),
- * opens the mail log, enters queue_directory, runs -s first and then the
- * requests in the order given, flushes the directories it changed, prints
- * one summary line per operation and exits 0 (all done), 1 (something was
- * not found or failed) or 2 (usage).
+ * anything, so a usage error changes nothing) and starts as every tool
+ * does (lib/mail/tool.h): the configuration; root switches to mail_owner
+ * at once, so nothing it creates in the queue is root-owned, and anyone
+ * else must be mail_owner; the mail log; queue_directory. Then it runs -s
+ * first and the requests in the order given, flushes the directories it
+ * changed, prints one summary line per operation and exits 0 (all done),
+ * 1 (something was not found or failed) or 2 (usage).
  *
  * The work is in ps_ops.c and ps_all.c (operations), ps_trash.c (deleted
  * files), ps_qmgr.c (qmgr), ps_index.c (the index), ps_repair.c (-s) and
@@ -24,21 +24,16 @@
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
-#include "config.h"
 #include "msg.h"
 #include "params.h"
-#include "privs.h"
 #include "postsuper.h"
-
-#define EXIT_USAGE 2
+#include "tool.h"
 
 static const char usage_text[] =
     "usage: postsuper [-c config_dir] [-h queue_id|ALL [queue]|-]... [-H ...]...\n"
@@ -136,20 +131,12 @@ struct options {
     int verbose;
 };
 
-static void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("postsuper: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n", stderr);
-    fputs(usage_text, stderr);
-    exit(EXIT_USAGE);
-}
+static const struct tool_def postsuper_tool = {
+    .name = "postsuper",
+    .usage = usage_text,
+    .help = help_text,
+    .setup_status = TOOL_EXIT_FAIL,
+};
 
 static int op_for_letter(char c, enum ps_op *op)
 {
@@ -194,9 +181,9 @@ static void add_request(struct options *o, enum ps_op op, const char *value,
         const char *name = argv[++*i];
         r->queue = queue_state_from_name(name);
         if (r->queue < 0)
-            usage("unknown queue \"%s\" (incoming, active, deferred, hold, corrupt)", name);
+            tool_usage("unknown queue \"%s\" (incoming, active, deferred, hold, corrupt)", name);
         if (!ps_op_queue_ok(op, (enum queue_state)r->queue))
-            usage("%s", op == PS_RELEASE ? "-H ALL takes only the hold queue"
+            tool_usage("%s", op == PS_RELEASE ? "-H ALL takes only the hold queue"
                         : op == PS_HOLD ? "-h ALL takes incoming, active, deferred or hold"
                         : "-r ALL takes incoming, active, deferred or hold");
     }
@@ -209,14 +196,12 @@ static void parse_args(int argc, char **argv, struct options *o)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
 
-        if (strcmp(arg, "--help") == 0) {
-            fputs(help_text, stdout);
-            exit(0);
-        }
+        if (strcmp(arg, "--help") == 0)
+            tool_help();
         if (arg[0] != '-' || arg[1] == '\0')
-            usage("unexpected argument \"%s\"", arg);
+            tool_usage("unexpected argument \"%s\"", arg);
         if (strcmp(arg, "--") == 0)
-            usage("unexpected argument \"%s\"", arg);
+            tool_usage("unexpected argument \"%s\"", arg);
         for (const char *p = arg + 1; *p; p++) {
             enum ps_op op;
             const char *value;
@@ -230,13 +215,13 @@ static void parse_args(int argc, char **argv, struct options *o)
                 continue;
             }
             if (*p != 'c' && !op_for_letter(*p, &op))
-                usage("unknown option \"-%.1s\"", p);
+                tool_usage("unknown option \"-%.1s\"", p);
             if (p[1] != '\0') {
                 value = p + 1;
             } else if (i + 1 < argc) {
                 value = argv[++i];
             } else {
-                usage("option -%.1s needs a value", p);
+                tool_usage("option -%.1s needs a value", p);
             }
             if (*p == 'c')
                 o->config_dir = value;
@@ -246,44 +231,28 @@ static void parse_args(int argc, char **argv, struct options *o)
         }
     }
     if (o->nreq == 0 && !o->repair)
-        usage("%s", "nothing to do: give -h, -H, -d, -r or -s");
+        tool_usage("%s", "nothing to do: give -h, -H, -d, -r or -s");
 }
 
 /*
- * Root becomes mail_owner; anyone else must be mail_owner already (or own
- * queue_directory: an unprivileged instance, run by a developer).
+ * After tool_drop_privileges(): the tool must now run as mail_owner (root
+ * became it), or own queue_directory (an unprivileged instance, run by a
+ * developer).
  */
-static void become_mail_owner(void)
+static void check_may_change_queue(void)
 {
     struct passwd *pw = getpwnam(var_mail_owner);
     struct stat st;
-    char err[256];
 
-    if (geteuid() != 0) {
-        if (pw != NULL && geteuid() == pw->pw_uid)
-            return;
-        if (stat(var_queue_dir, &st) < 0)
-            ps_fatal("cannot access queue_directory %s: %s", var_queue_dir, strerror(errno));
-        if (st.st_uid == geteuid())
-            return;
-        ps_fatal("permission denied: only root or the mail system owner (%s) may change "
-                 "the queue", var_mail_owner);
-    }
-    if (privs_become(var_mail_owner, err, sizeof(err)) < 0)
-        ps_fatal("%s", err);
-}
-
-static void open_log(void)
-{
-    char tag[256];
-
-    snprintf(tag, sizeof(tag), "%s/postsuper", var_syslog_name);
-    msg_set_tag(tag);
-    /* Our own stderr lines carry everything: no second copy there. */
-    if (strcmp(var_maillog_file, "/dev/stderr") == 0)
+    if (pw != NULL && geteuid() == pw->pw_uid)
         return;
-    if (msg_open(tag, var_maillog_file, var_syslog_facility) == 0)
-        ps_out_log_enabled(1);
+    if (stat(var_queue_dir, &st) < 0)
+        tool_fatal(TOOL_EXIT_FAIL, "cannot access queue_directory %s: %s", var_queue_dir,
+                   strerror(errno));
+    if (st.st_uid == geteuid())
+        return;
+    tool_fatal(TOOL_EXIT_FAIL, "permission denied: only root or the mail system owner (%s) "
+               "may change the queue", var_mail_owner);
 }
 
 static void run_request(const struct request *r)
@@ -304,20 +273,16 @@ static void run_request(const struct request *r)
 int main(int argc, char **argv)
 {
     struct options o;
-    char err[CONFIG_ERR_MAX];
 
-    msg_set_tag("postsuper");
+    tool_init(&postsuper_tool);
     parse_args(argc, argv, &o);
-    if (config_load(config_dir_choose(o.config_dir), NULL, 0, err, sizeof(err)) < 0)
-        ps_fatal("%s", err);
-    become_mail_owner();
-    open_log();
-    if (o.verbose) {
-        msg_verbose = o.verbose;
-        ps_out_verbose(1);
-    }
-    if (chdir(var_queue_dir) < 0)
-        ps_fatal("cannot enter queue_directory %s: %s", var_queue_dir, strerror(errno));
+    tool_load_config(o.config_dir);
+    tool_drop_privileges();
+    check_may_change_queue();
+    tool_open_log();
+    msg_verbose = o.verbose;
+    ps_out_verbose(o.verbose > 0);
+    tool_chdir_queue();
     signal(SIGPIPE, SIG_IGN);
 
     ps_index_open();
@@ -331,5 +296,5 @@ int main(int argc, char **argv)
     ps_op_summary();
     xfree(o.req);
     ps_trash_free();
-    return ps_op_failed() ? 1 : 0;
+    return ps_op_failed() ? TOOL_EXIT_FAIL : 0;
 }

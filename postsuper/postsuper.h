@@ -33,15 +33,12 @@
 
 /* --- ps_out.c --- */
 
-/* Use the mail log as well as stderr (after msg_open succeeded). */
-void ps_out_log_enabled(int on);
-/* "postsuper: TEXT" on stderr (control characters shown as '?'); logged. */
+/* tool_say / tool_warn (lib/mail/tool.h) after erasing the progress line:
+ * "postsuper: [warning: ]TEXT" on stderr and in the mail log. */
 void ps_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "postsuper: warning: TEXT" on stderr; logged as a warning. */
 void ps_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "postsuper: fatal: TEXT" on stderr; logged; exit(1). */
-void ps_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* One line to the mail log only (per-message events: "ID: placed on hold"). */
+/* One line to the mail log only (per-message events: "ID: placed on hold"),
+ * on stderr too with -v. */
 void ps_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Per-message lines on stderr too (-v). */
 void ps_out_verbose(int on);

@@ -2,11 +2,11 @@
  * ps_out.c - what the operator sees and what goes to the mail log.
  *
  * The operator reads lines on stderr in Postfix style ("postsuper:
- * Deleted: 3 messages", "postsuper: warning: ID: no such message"); the
- * mail log gets the same summaries and warnings plus one line per message
- * changed ("ID: placed on hold"), through msg.h once msg_open() worked.
- * Text that may come from a command line, stdin or a file name is printed
- * with control characters as '?', so it cannot drive the terminal.
+ * Deleted: 3 messages", "postsuper: warning: ID: no such message"),
+ * written by lib/mail/tool.c, which also sends them to the mail log once
+ * tool_open_log() worked, and shows control characters as '?'. The log
+ * gets in addition one line per message changed ("ID: placed on hold"),
+ * which the operator sees only with -v.
  *
  * Progress is drawn on stderr only when it is a terminal, at most every
  * PROGRESS_INTERVAL, and erased before any other line is printed.
@@ -15,18 +15,16 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "msg.h"
 #include "postsuper.h"
+#include "strbuf.h"
+#include "tool.h"
 
-#define LINE_MAX_OUT 2048
 #define PROGRESS_INTERVAL_NS 200000000L     /* 0.2 s */
 
-static int log_on;
 static int verbose_on;
 
 static struct {
@@ -37,11 +35,6 @@ static struct {
     unsigned long done, total;
     struct timespec last;
 } progress;
-
-void ps_out_log_enabled(int on)
-{
-    log_on = on;
-}
 
 void ps_out_verbose(int on)
 {
@@ -62,48 +55,13 @@ static void progress_erase(void)
     }
 }
 
-static void format_clean(char *buf, size_t len, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
-
-static void format_clean(char *buf, size_t len, const char *fmt, va_list ap)
-{
-    vsnprintf(buf, len, fmt, ap);
-    for (char *p = buf; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-}
-
-enum say_level { SAY_INFO, SAY_WARN, SAY_FATAL };
-
-/* One line to stderr ("postsuper: [level: ]text") and, when logging, to the log. */
-static void say(enum say_level level, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void say(enum say_level level, const char *fmt, va_list ap)
-{
-    static const char *const prefix[] = {"", "warning: ", "fatal: "};
-    char text[LINE_MAX_OUT];
-
-    format_clean(text, sizeof(text), fmt, ap);
-    progress_erase();
-    fprintf(stderr, "postsuper: %s%s\n", prefix[level], text);
-    if (!log_on)
-        return;
-    if (level == SAY_INFO)
-        msg_info("%s", text);
-    else if (level == SAY_WARN)
-        msg_warn("%s", text);
-    else
-        msg_fatal("%s", text);
-}
-
 void ps_say(const char *fmt, ...)
 {
     va_list ap;
 
+    progress_erase();
     va_start(ap, fmt);
-    say(SAY_INFO, fmt, ap);
+    tool_vsay(fmt, ap);
     va_end(ap);
 }
 
@@ -111,37 +69,27 @@ void ps_warn(const char *fmt, ...)
 {
     va_list ap;
 
+    progress_erase();
     va_start(ap, fmt);
-    say(SAY_WARN, fmt, ap);
+    tool_vwarn(fmt, ap);
     va_end(ap);
-}
-
-void ps_fatal(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    say(SAY_FATAL, fmt, ap);
-    va_end(ap);
-    exit(1);
 }
 
 void ps_log(const char *fmt, ...)
 {
-    char text[LINE_MAX_OUT];
+    struct strbuf text = STRBUF_INIT;
     va_list ap;
 
-    if (!log_on && !verbose_on)
-        return;
     va_start(ap, fmt);
-    format_clean(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    if (log_on)
-        msg_info("%s", text);
     if (verbose_on) {
         progress_erase();
-        fprintf(stderr, "postsuper: %s\n", text);
+        tool_vsay(fmt, ap);             /* stderr, and the log when logging */
+    } else if (tool_logging()) {
+        strbuf_vprintf(&text, fmt, ap);
+        msg_info("%s", strbuf_str(&text));
     }
+    va_end(ap);
+    strbuf_free(&text);
 }
 
 /* --- progress --- */

@@ -13,11 +13,14 @@
  * no such file) means no master. Any doubt counts as "running", the safe
  * side (postsuper then refuses rather than races a delivery).
  *
+ * Requests are written through the declarations of mail_proto.h
+ * (proto_out); the withdraw reply is checked against its declaration
+ * (proto_qmgr_withdraw_reply, or proto_error_reply) before it is used.
  * Notifications (req=new, req=wakeup) get no reply; a failure to send them
  * is harmless because qmgr scans incoming/ every queue_run_delay anyway.
  *
  * Memory: the connection descriptor, the list of noted IDs (NOTIFY_MAX
- * fixed slots) and a reply buffer, all file-scope.
+ * fixed slots) and the request buffer, all file-scope.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,11 +33,13 @@
 #include <event2/buffer.h>
 
 #include "attr.h"
+#include "errtext.h"
 #include "mail_proto.h"
 #include "msg.h"
 #include "params.h"
 #include "postsuper.h"
 #include "sock.h"
+#include "tool.h"
 
 #define MASTER_PID_FILE "pid/master.pid"
 #define CONNECT_TRIES 50                /* with master up: 50 x 0.2 s */
@@ -93,7 +98,7 @@ static int qmgr_connect(int patient, char *reason, size_t reason_len)
         qmgr_fd = sock_unix_connect(PROTO_QMGR_SOCKET, 0);
         if (qmgr_fd >= 0)
             return 0;
-        snprintf(reason, reason_len, "cannot connect to the queue manager (%s): %s",
+        errtext_set(reason, reason_len, "cannot connect to the queue manager (%s): %s",
                  PROTO_QMGR_SOCKET, strerror(errno));
         if (!ps_master_running())
             return 1;
@@ -103,63 +108,74 @@ static int qmgr_connect(int patient, char *reason, size_t reason_len)
     return -1;
 }
 
-/* Send one request made of name=value pairs (NULL-terminated). 0 or -1. */
-static int qmgr_send(const char *const *pairs)
+/* The buffer a request is written into (proto_begin ... proto_end). */
+static struct evbuffer *request_buffer(void)
 {
-    struct evbuffer *buf = evbuffer_new();
-    int rc;
+    static struct evbuffer *buf;
 
-    if (buf == NULL)
-        return -1;
-    for (size_t i = 0; pairs[i] != NULL && pairs[i + 1] != NULL; i += 2)
-        attr_put_str(buf, pairs[i], pairs[i + 1]);
-    attr_put_end(buf);
-    rc = attr_write_fd(qmgr_fd, buf, SEND_TIMEOUT);
-    evbuffer_free(buf);
+    if (buf == NULL && (buf = evbuffer_new()) == NULL)
+        tool_fatal(TOOL_EXIT_FAIL, "out of memory");
+    return buf;
+}
+
+/* Send the request in request_buffer(), which is left empty. 0 or -1. */
+static int qmgr_send(void)
+{
+    struct evbuffer *buf = request_buffer();
+    int rc = attr_write_fd(qmgr_fd, buf, SEND_TIMEOUT);
+    int saved_errno = errno;
+
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    errno = saved_errno;
     return rc;
+}
+
+static void put_withdraw(const char *id, const char *action)
+{
+    struct proto_out req;
+
+    proto_begin(&req, request_buffer(), &proto_qmgr_withdraw);
+    proto_put_str(&req, MAIL_ATTR_REQ, QMGR_REQ_WITHDRAW);
+    proto_put_str(&req, MAIL_ATTR_QUEUE_ID, id);
+    proto_put_str(&req, MAIL_ATTR_ACTION, action);
+    proto_end(&req);
 }
 
 /* Interpret a withdraw reply; *garbled set when it is not one. */
 static enum ps_withdraw withdraw_reply(const struct attr_msg *msg, char *reason,
                                        size_t reason_len, int *garbled)
 {
-    static const char *const required[] = { "status", NULL };
-    static const char *const optional[] = { "state", "reason", NULL };
-    const char *status, *state, *why;
+    const char *state, *why;
     char err[256];
 
     *garbled = 0;
-    if (attr_check(msg, required, optional, NULL, err, sizeof(err)) < 0) {
+    switch (proto_check_reply(msg, &proto_qmgr_withdraw_reply, &proto_error_reply,
+                              err, sizeof(err))) {
+    case 0:
+        why = attr_get(msg, MAIL_ATTR_REASON);
+        errtext_set(reason, reason_len, "the queue manager refused: %s",
+                    *why ? why : "no reason given");
+        return PS_WD_ERROR;
+    case 1:
+        break;
+    default:
         *garbled = 1;
-        snprintf(reason, reason_len, "bad reply from the queue manager: %s", err);
+        errtext_set(reason, reason_len, "bad reply from the queue manager: %s", err);
         return PS_WD_ERROR;
     }
-    status = attr_get(msg, "status");
-    state = attr_get(msg, "state");
-    why = attr_get(msg, "reason");
-    if (strcmp(status, PROTO_STATUS_OK) == 0 && state != NULL) {
-        if (strcmp(state, "done") == 0)
-            return PS_WD_DONE;
-        if (strcmp(state, "not_active") == 0)
-            return PS_WD_NOT_ACTIVE;
-    }
-    if (strcmp(status, PROTO_STATUS_ERROR) == 0) {
-        snprintf(reason, reason_len, "the queue manager refused: %s",
-                 why && *why ? why : "no reason given");
-        return PS_WD_ERROR;
-    }
+    state = attr_get(msg, MAIL_ATTR_STATE);
+    if (strcmp(state, QMGR_WITHDRAW_DONE) == 0)
+        return PS_WD_DONE;
+    if (strcmp(state, QMGR_WITHDRAW_NOT_ACTIVE) == 0)
+        return PS_WD_NOT_ACTIVE;
     *garbled = 1;
-    snprintf(reason, reason_len, "bad reply from the queue manager: status=%s state=%s",
-             status, state ? state : "(none)");
+    errtext_set(reason, reason_len, "bad reply from the queue manager: state=%s", state);
     return PS_WD_ERROR;
 }
 
 enum ps_withdraw ps_qmgr_withdraw(const char *id, const char *action,
                                   char *reason, size_t reason_len)
 {
-    const char *const request[] = {
-        "req", QMGR_REQ_WITHDRAW, "queue_id", id, "action", action, NULL
-    };
     struct attr_msg reply;
     char err[256];
     enum ps_withdraw result;
@@ -170,7 +186,8 @@ enum ps_withdraw ps_qmgr_withdraw(const char *id, const char *action,
         return PS_WD_DOWN;
     if (rc < 0)
         return PS_WD_ERROR;
-    if (qmgr_send(request) < 0) {
+    put_withdraw(id, action);
+    if (qmgr_send() < 0) {
         msg_debug("%s: withdraw: sending to the queue manager failed: %s", id, strerror(errno));
         ps_qmgr_close();
         return PS_WD_LOST;
@@ -201,6 +218,19 @@ void ps_qmgr_note_new(const char *id)
     }
 }
 
+/* Tell qmgr about one new message, or (id NULL) to scan incoming/. */
+static int notify(const char *id)
+{
+    struct proto_out req;
+
+    proto_begin(&req, request_buffer(), id ? &proto_qmgr_new : &proto_qmgr_wakeup);
+    proto_put_str(&req, MAIL_ATTR_REQ, id ? QMGR_REQ_NEW : QMGR_REQ_WAKEUP);
+    if (id)
+        proto_put_str(&req, MAIL_ATTR_QUEUE_ID, id);
+    proto_end(&req);
+    return qmgr_send();
+}
+
 void ps_qmgr_notify_flush(void)
 {
     char reason[256];
@@ -211,13 +241,10 @@ void ps_qmgr_notify_flush(void)
     if (qmgr_connect(0, reason, sizeof(reason)) != 0) {
         msg_debug("not telling the queue manager: %s", reason);
     } else if (noted_overflow) {
-        const char *const request[] = { "req", QMGR_REQ_WAKEUP, NULL };
-        rc = qmgr_send(request);
+        rc = notify(NULL);
     } else {
-        for (size_t i = 0; i < noted_count && rc == 0; i++) {
-            const char *const request[] = { "req", QMGR_REQ_NEW, "queue_id", noted[i], NULL };
-            rc = qmgr_send(request);
-        }
+        for (size_t i = 0; i < noted_count && rc == 0; i++)
+            rc = notify(noted[i]);
     }
     if (rc < 0) {
         msg_debug("telling the queue manager failed: %s", strerror(errno));

@@ -45,11 +45,6 @@
 #define REQUEST_TIMEOUT_MAX 60
 #define ANYONE "static:anyone"
 
-static const char *const request_required[] = { "req", NULL };
-static const char *const request_optional[] = {
-    "format", "queue", "sender", "recipient", "domain", "reason", "older", "newer", NULL
-};
-
 /* May this uid list the queue? */
 static int peer_authorized(uid_t uid)
 {
@@ -93,14 +88,16 @@ static int peer_uid(int fd, uid_t *uid)
 static int send_status(int fd, const char *reason)
 {
     struct evbuffer *buf = evbuffer_new();
+    struct proto_out reply;
     int rc;
 
     if (buf == NULL)
         msg_fatal("out of memory");
-    attr_put_str(buf, "status", reason ? PROTO_STATUS_ERROR : PROTO_STATUS_OK);
+    proto_begin(&reply, buf, reason ? &proto_error_reply : &proto_ok_reply);
+    proto_put_str(&reply, MAIL_ATTR_STATUS, reason ? PROTO_STATUS_ERROR : PROTO_STATUS_OK);
     if (reason)
-        attr_put_str(buf, "reason", reason);
-    attr_put_end(buf);
+        proto_put_text(&reply, MAIL_ATTR_REASON, reason);
+    proto_end(&reply);
     rc = attr_write_fd(fd, buf, (int)var_ipc_timeout);
     evbuffer_free(buf);
     return rc;
@@ -111,8 +108,8 @@ enum showq_req { REQ_LIST, REQ_JSON, REQ_COUNT, REQ_REPORT };
 /* The request's kind; -1 with err when unknown. */
 static int parse_request(const struct attr_msg *req, int *json, char *err, size_t errlen)
 {
-    const char *what = attr_get(req, "req");
-    const char *format = attr_get(req, "format");
+    const char *what = attr_get(req, MAIL_ATTR_REQ);
+    const char *format = attr_get(req, MAIL_ATTR_FORMAT);
     int kind;
 
     if (strcmp(what, SHOWQ_REQ_LIST) == 0)
@@ -129,9 +126,9 @@ static int parse_request(const struct attr_msg *req, int *json, char *err, size_
     }
     *json = kind == REQ_JSON;
     if (format != NULL) {
-        if (strcmp(format, "json") == 0)
+        if (strcmp(format, SHOWQ_FORMAT_JSON) == 0)
             *json = 1;
-        else if (strcmp(format, "text") == 0)
+        else if (strcmp(format, SHOWQ_FORMAT_TEXT) == 0)
             *json = 0;
         else {
             errtext_set(err, errlen, "unknown format \"%.40s\" (text or json)", format);
@@ -187,7 +184,7 @@ static void serve(int fd, const struct attr_msg *req, uid_t uid)
     struct showq_out out;
     int kind, json = 0;
 
-    if (attr_check(req, request_required, request_optional, NULL, err, sizeof(err)) < 0
+    if (proto_check(req, &proto_showq_request, err, sizeof(err)) < 0
         || (kind = parse_request(req, &json, err, sizeof(err))) < 0) {
         msg_warn("bad request from uid %ld: %s", (long)uid, err);
         send_status(fd, err);
@@ -202,7 +199,7 @@ static void serve(int fd, const struct attr_msg *req, uid_t uid)
     if (send_status(fd, NULL) == 0) {
         showq_out_init(&out, fd, (int)var_ipc_timeout);
         if (run_request(kind, json, qi, &sel, &out, err, sizeof(err)) < 0) {
-            msg_warn("%s request from uid %ld: %s", attr_get(req, "req"), (long)uid, err);
+            msg_warn("%s request from uid %ld: %s", attr_get(req, MAIL_ATTR_REQ), (long)uid, err);
             showq_out_str(&out, json ? "{\"error\": " : "showq: error: ");
             if (json)
                 showq_out_json(&out, err, strlen(err));
@@ -239,7 +236,7 @@ static void showq_accept(int fd, const struct sockaddr *addr, socklen_t addrlen)
             msg_warn("reading the request from uid %ld: %s", (long)uid, err);
     } else if (!peer_authorized(uid)) {
         msg_warn("uid %ld may not list the queue (authorized_mailq_users)", (long)uid);
-        send_status(fd, "permission denied");
+        send_status(fd, SHOWQ_REASON_DENIED);
     } else {
         serve(fd, &req, uid);
     }

@@ -3,7 +3,7 @@
  *
  *   showq.c         main(), the peer check, the request, dispatch
  *   showq_out.c     the output stream: a 64 KB buffer written with write(2),
- *                   terminal-safe text and JSON string escaping
+ *                   terminal-safe text, JSON strings (lib/util/json.h)
  *   showq_select.c  which messages a request is about (state, PCRE2
  *                   patterns, age)
  *   showq_list.c    list (mailq layout), json (JSON Lines), count
@@ -25,6 +25,7 @@
 
 #include "attr.h"
 #include "queue_index.h"
+#include "strbuf.h"
 
 #define SHOWQ_ERR_MAX 512
 
@@ -39,8 +40,7 @@
 struct showq_out {
     int fd;
     int timeout;
-    char *buf;
-    size_t len, cap;
+    struct strbuf buf;                  /* what is not written yet */
     int failed;
     struct timespec last_flush;
 };
@@ -67,7 +67,7 @@ void showq_out_text(struct showq_out *out, const char *data, size_t len);
 /* Like showq_out_text, padded with spaces on the left (right) to `width`
  * columns when width > 0 (< 0); counts one column per character. */
 void showq_out_text_pad(struct showq_out *out, const char *data, size_t len, int width);
-/* A JSON string with its quotes; see showq_out.c for the escaping. */
+/* A JSON string with its quotes, by json.h's rule (json_quote). */
 void showq_out_json(struct showq_out *out, const char *data, size_t len);
 
 /* Display width (characters) of showq_out_text's output for these bytes. */
@@ -151,8 +151,7 @@ struct showq_topk {
     size_t count, cap;
     struct showq_topk_slot *slots;
     size_t slot_mask;
-    char *arena;
-    size_t arena_len, arena_cap;
+    struct strbuf arena;                /* the keys, each NUL-terminated */
     unsigned char *extras;
     size_t extra_size;
     uint64_t *scratch;                  /* counts, for the median */

@@ -32,6 +32,7 @@
 
 #include "alloc.h"
 #include "errtext.h"
+#include "mail_proto.h"
 #include "queue_dir.h"
 #include "showq.h"
 
@@ -39,10 +40,10 @@
 #define SELECT_DEPTH_LIMIT 10000
 
 static const char *const field_attr[SHOWQ_SEL_FIELDS] = {
-    [SHOWQ_SEL_SENDER] = "sender",
-    [SHOWQ_SEL_RECIPIENT] = "recipient",
-    [SHOWQ_SEL_DOMAIN] = "domain",
-    [SHOWQ_SEL_REASON] = "reason",
+    [SHOWQ_SEL_SENDER] = MAIL_ATTR_SENDER,
+    [SHOWQ_SEL_RECIPIENT] = MAIL_ATTR_RECIPIENT,
+    [SHOWQ_SEL_DOMAIN] = MAIL_ATTR_DOMAIN,
+    [SHOWQ_SEL_REASON] = MAIL_ATTR_REASON,
 };
 
 const char *showq_select_addr_domain(const char *addr, size_t len, size_t *dlen)
@@ -100,7 +101,7 @@ static int get_age(const struct attr_msg *req, const char *name, long *value,
 int showq_select_init(struct showq_select *sel, const struct attr_msg *req, char *err,
                       size_t errlen)
 {
-    const char *queue = attr_get(req, "queue");
+    const char *queue = attr_get(req, MAIL_ATTR_QUEUE);
 
     memset(sel, 0, sizeof(*sel));
     sel->state = -1;
@@ -113,8 +114,8 @@ int showq_select_init(struct showq_select *sel, const struct attr_msg *req, char
             return -1;
         }
     }
-    if (get_age(req, "older", &sel->older, err, errlen) < 0
-        || get_age(req, "newer", &sel->newer, err, errlen) < 0)
+    if (get_age(req, MAIL_ATTR_OLDER, &sel->older, err, errlen) < 0
+        || get_age(req, MAIL_ATTR_NEWER, &sel->newer, err, errlen) < 0)
         return -1;
     sel->mctx = pcre2_match_context_create(NULL);
     if (sel->mctx == NULL) {

@@ -26,6 +26,7 @@
 
 #include "alloc.h"
 #include "showq.h"
+#include "strbuf.h"
 
 #define TOPK_KEY_MAX 512
 
@@ -77,13 +78,13 @@ void showq_topk_free(struct showq_topk *t)
     t->slots = xfree(t->slots);
     t->extras = xfree(t->extras);
     t->scratch = xfree(t->scratch);
-    t->arena = xfree(t->arena);
+    strbuf_free(&t->arena);
     t->count = t->cap = 0;
 }
 
 const char *showq_topk_key(const struct showq_topk *t, const struct showq_topk_item *it)
 {
-    return t->arena + it->key_off;
+    return t->arena.data + it->key_off;
 }
 
 void *showq_topk_extra(const struct showq_topk *t, const struct showq_topk_item *it)
@@ -105,7 +106,7 @@ static size_t find_slot(const struct showq_topk *t, const char *key, size_t len,
         if (t->slots[i].hash != hash)
             continue;
         it = &t->items[t->slots[i].idx1 - 1];
-        if (it->key_len == len && memcmp(t->arena + it->key_off, key, len) == 0)
+        if (it->key_len == len && memcmp(t->arena.data + it->key_off, key, len) == 0)
             break;
     }
     return i;
@@ -114,12 +115,10 @@ static size_t find_slot(const struct showq_topk *t, const char *key, size_t len,
 /* Append a key (NUL-terminated) to the arena; its offset. */
 static uint32_t arena_add(struct showq_topk *t, const char *key, size_t len)
 {
-    size_t off = t->arena_len;
+    size_t off = strbuf_len(&t->arena);
 
-    t->arena = xgrow(t->arena, &t->arena_cap, off + len + 1, 1);
-    memcpy(t->arena + off, key, len);
-    t->arena[off + len] = '\0';
-    t->arena_len = off + len + 1;
+    strbuf_add(&t->arena, key, len);
+    strbuf_add_char(&t->arena, '\0');
     return (uint32_t)off;
 }
 
@@ -161,7 +160,7 @@ static uint64_t select_kth(uint64_t *v, size_t n, size_t k)
 static void sweep(struct showq_topk *t)
 {
     uint64_t median;
-    char *old_arena = t->arena;
+    struct strbuf old_arena = t->arena;
     size_t kept = 0;
 
     for (size_t i = 0; i < t->count; i++)
@@ -169,8 +168,7 @@ static void sweep(struct showq_topk *t)
     median = select_kth(t->scratch, t->count, t->count / 2);
     if (median > t->floor)
         t->floor = median;
-    t->arena = NULL;
-    t->arena_len = t->arena_cap = 0;
+    strbuf_init(&t->arena);
     memset(t->slots, 0, (t->slot_mask + 1) * sizeof(*t->slots));
     for (size_t i = 0; i < t->count; i++) {
         struct showq_topk_item it = t->items[i];
@@ -178,7 +176,7 @@ static void sweep(struct showq_topk *t)
 
         if (it.count <= median)
             continue;
-        it.key_off = arena_add(t, old_arena + it.key_off, it.key_len);
+        it.key_off = arena_add(t, old_arena.data + it.key_off, it.key_len);
         if (kept != i && t->extras)
             memcpy(t->extras + kept * t->extra_size, t->extras + i * t->extra_size,
                    t->extra_size);
@@ -190,7 +188,7 @@ static void sweep(struct showq_topk *t)
         t->slots[slot].idx1 = (uint32_t)kept + 1;
         kept++;
     }
-    xfree(old_arena);
+    strbuf_free(&old_arena);
     t->last_idx1 = 0;
     t->evicted += t->count - kept;
     t->count = kept;
@@ -253,7 +251,7 @@ static int ranks_before(const struct showq_topk *t, const struct showq_topk_item
 
     if (a->count != b->count)
         return a->count > b->count;
-    c = memcmp(t->arena + a->key_off, t->arena + b->key_off, n);
+    c = memcmp(t->arena.data + a->key_off, t->arena.data + b->key_off, n);
     return c != 0 ? c < 0 : a->key_len < b->key_len;
 }
 

@@ -120,6 +120,24 @@ int proto_check(const struct attr_msg *msg, const struct proto_msg *def,
     return -1;
 }
 
+int proto_check_reply(const struct attr_msg *msg, const struct proto_msg *ok_def,
+                      const struct proto_msg *err_def, char *err, size_t errlen)
+{
+    const char *status = attr_get(msg, MAIL_ATTR_STATUS);
+    int refused = status != NULL && strcmp(status, PROTO_STATUS_ERROR) == 0;
+
+    if (proto_check(msg, refused ? err_def : ok_def, err, errlen) < 0)
+        return -1;
+    if (refused)
+        return 0;
+    if (strcmp(status, PROTO_STATUS_OK) != 0) {
+        errtext_set(err, errlen, "%s: status \"%.40s\" (want %s or %s)", ok_def->name, status,
+                    PROTO_STATUS_OK, PROTO_STATUS_ERROR);
+        return -1;
+    }
+    return 1;
+}
+
 /* ---- the writer ---- */
 
 enum name_kind { NAME_UNDECLARED, NAME_REQUIRED, NAME_OPTIONAL, NAME_REPEATED };

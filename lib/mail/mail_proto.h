@@ -164,12 +164,16 @@ struct evbuffer;
  *      queue: a state name) [older] [newer]            (seconds)
  *   <- status=ok, then the output itself as raw bytes until the server
  *      closes the connection
- *   <- status=error reason
+ *   <- status=error reason        (reason=SHOWQ_REASON_DENIED: the peer
+ *                                  may not list the queue)
  */
 #define SHOWQ_REQ_LIST   "list"
 #define SHOWQ_REQ_JSON   "json"
 #define SHOWQ_REQ_COUNT  "count"
 #define SHOWQ_REQ_REPORT "report"
+#define SHOWQ_FORMAT_TEXT "text"
+#define SHOWQ_FORMAT_JSON "json"
+#define SHOWQ_REASON_DENIED "permission denied"
 
 /*
  * smtp: client qmgr; one delivery at a time per connection, the connection
@@ -252,6 +256,14 @@ extern const struct proto_msg proto_smtp_done_event;
  */
 int proto_check(const struct attr_msg *msg, const struct proto_msg *def,
                 char *err, size_t errlen);
+/*
+ * A reply that says yes or no: status=ok checked against ok_def,
+ * status=error against err_def. 1 a good yes; 0 a good no; -1 with err
+ * for anything else (a missing or unknown status, a missing, extra or
+ * repeated attribute).
+ */
+int proto_check_reply(const struct attr_msg *msg, const struct proto_msg *ok_def,
+                      const struct proto_msg *err_def, char *err, size_t errlen);
 
 /* ---- writing a declared message ---- */
 

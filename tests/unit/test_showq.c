@@ -124,7 +124,7 @@ static void test_closed_reader(void)
     showq_out_put(&out, "x", 1);
     CHECK_TRUE("a write to a closed reader fails the stream", out.failed);
     showq_out_put(&out, "more", 4);
-    CHECK_LONG("nothing is buffered after a failure", out.len, 0);
+    CHECK_LONG("nothing is buffered after a failure", strbuf_len(&out.buf), 0);
     showq_out_free(&out);
     close(fds[1]);
 }
