@@ -113,7 +113,7 @@ static int print_rcpt(const char *id, const struct attr_msg *ev)
                     value_of(ev, MAIL_ATTR_ADDRESS), *relay ? relay : "none",
                     value_of(ev, MAIL_ATTR_DSN), status, value_of(ev, MAIL_ATTR_REPLY));
     /* qmgr passes on the delivery agent's status word. */
-    return strcmp(status, SMTP_STATUS_SENT) == 0;
+    return strcmp(status, QMGR_STATUS_SENT) == 0;
 }
 
 /* Is ev the event `name`, and does it fit its declaration? */

@@ -249,22 +249,17 @@ static void handle_reply(struct smtpd_session *s)
 {
     struct attr_msg *m = &s->cleanup.reply;
     enum smtpd_cleanup_wait wait = s->cleanup.wait;
-    const char *status = attr_get(m, MAIL_ATTR_STATUS);
     char queue_id[64] = "", dsn[DSN_SIZE] = "", reason[REASON_MAX] = "", err[128];
     int ok;
 
-    if (wait == SMTPD_CLEANUP_NONE || status == NULL) {
+    if (wait == SMTPD_CLEANUP_NONE) {
         cleanup_lost(s, "unexpected reply from cleanup");
         return;
     }
-    ok = strcmp(status, PROTO_STATUS_OK) == 0;
-    if (!ok && strcmp(status, PROTO_STATUS_ERROR) != 0) {
-        cleanup_lost(s, "bad status from cleanup");
-        return;
-    }
-    if (proto_check(m, !ok ? &proto_cleanup_error_reply
-                       : wait == SMTPD_CLEANUP_ABORT ? &proto_ok_reply : &proto_cleanup_queued_reply,
-                    err, sizeof(err)) < 0) {
+    ok = proto_check_reply(m, wait == SMTPD_CLEANUP_ABORT ? &proto_ok_reply
+                                                          : &proto_cleanup_queued_reply,
+                           &proto_cleanup_error_reply, err, sizeof(err));
+    if (ok < 0) {
         msg_warn("malformed reply from cleanup: %s", err);
         cleanup_lost(s, "malformed reply from cleanup");
         return;
