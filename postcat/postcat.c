@@ -90,13 +90,7 @@ static const char help_text[] =
     "    1  a message was not found, an ID was invalid, a file was damaged or\n"
     "       unreadable, or the configuration could not be read.\n"
     "    2  bad usage (unknown option, no operand).\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    MAIL_CONFIG\n"
-    "        The configuration directory when -c is not given.\n"
-    "\n"
-    "SEE ALSO\n"
-    "    postqueue(1), postsuper(1), docs/queue-format.md\n";
+    "\n";
 
 struct options {
     int envelope, header, body, verbose, by_id;
@@ -107,6 +101,7 @@ static const struct tool_def postcat_tool = {
     .name = "postcat",
     .usage = usage_text,
     .help = help_text,
+    .see_also = "postqueue(1), postsuper(1), docs/queue-format.md",
     .setup_status = TOOL_EXIT_FAIL,
 };
 

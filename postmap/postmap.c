@@ -105,21 +105,7 @@ static const char help_text[] =
     "    2   bad usage.\n"
     "    75  a table could not be read right now (EX_TEMPFAIL): a lookup\n"
     "        would be deferred, not refused.\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    MAIL_CONFIG\n"
-    "        The configuration directory when -c is not given.\n"
-    "\n"
-    "EXAMPLES\n"
-    "    postmap /etc/postern/transport\n"
-    "    postmap -q example.com lmdb:/etc/postern/transport\n"
-    "    postmap -q 'Subject: hello' pcre:/etc/postern/header_checks\n"
-    "    postmap -q 192.0.2.1 cidr:/etc/postern/clients\n"
-    "    postmap -s /etc/postern/transport\n"
-    "    postmap -d old.example.com /etc/postern/transport\n"
-    "\n"
-    "SEE ALSO\n"
-    "    docs/tables.md\n";
+    "\n";
 
 enum mode { MODE_BUILD, MODE_QUERY, MODE_LIST, MODE_DELETE, MODE_ADD };
 
@@ -131,10 +117,20 @@ struct options {
     int verbose;
 };
 
+static const char examples_text[] =
+    "    postmap /etc/postern/transport\n"
+    "    postmap -q example.com lmdb:/etc/postern/transport\n"
+    "    postmap -q 'Subject: hello' pcre:/etc/postern/header_checks\n"
+    "    postmap -q 192.0.2.1 cidr:/etc/postern/clients\n"
+    "    postmap -s /etc/postern/transport\n"
+    "    postmap -d old.example.com /etc/postern/transport\n";
+
 static const struct tool_def postmap_tool = {
     .name = "postmap",
     .usage = usage_text,
     .help = help_text,
+    .examples = examples_text,
+    .see_also = "docs/tables.md",
     .setup_status = TOOL_EXIT_FAIL,
 };
 

@@ -120,13 +120,7 @@ static const char help_text[] =
     "    77  permission denied (EX_NOPERM): not in authorized_mailq_users, or\n"
     "        -f/-s/-i by someone other than root or mail_owner.\n"
     "    A closed standard output (postqueue -p | head) is not an error.\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    MAIL_CONFIG\n"
-    "        The configuration directory when -c is not given.\n"
-    "\n"
-    "SEE ALSO\n"
-    "    postsuper(1), postcat(1), showq(8), docs/operator-guide.md\n";
+    "\n";
 
 enum mode { MODE_NONE, MODE_LIST, MODE_JSON, MODE_COUNT, MODE_REPORT, MODE_FLUSH,
             MODE_SITE, MODE_DELIVER };
@@ -143,6 +137,7 @@ static const struct tool_def postqueue_tool = {
     .name = "postqueue",
     .usage = usage_text,
     .help = help_text,
+    .see_also = "postsuper(1), postcat(1), showq(8), docs/operator-guide.md",
     .setup_status = PQ_EXIT_FAIL,
 };
 

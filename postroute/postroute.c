@@ -81,9 +81,7 @@ static const char help_text[] =
     "    2   usage error\n"
     "    75  otherwise, some recipient would be deferred: a table or DNS failure,\n"
     "        error transport 4.x.x, a routing configuration that cannot be loaded\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    MAIL_CONFIG  the configuration directory when -c is not given\n";
+    "\n";
 
 struct options {
     const char *config_dir;
@@ -107,6 +105,7 @@ static const struct tool_def postroute_tool = {
     .name = "postroute",
     .usage = usage_text,
     .help = help_text,
+    .see_also = "postmap(1), docs/operator-guide.md, docs/tables.md",
     .setup_status = EXIT_TEMPFAIL,
 };
 

@@ -106,13 +106,7 @@ static const char help_text[] =
     "    1  a message was not found, a change failed, the configuration could\n"
     "       not be read, or the user is neither root nor mail_owner.\n"
     "    2  bad usage.\n"
-    "\n"
-    "ENVIRONMENT\n"
-    "    MAIL_CONFIG\n"
-    "        The configuration directory when -c is not given.\n"
-    "\n"
-    "SEE ALSO\n"
-    "    postqueue(1), postcat(1), docs/operator-guide.md\n";
+    "\n";
 
 enum target { TARGET_ONE, TARGET_ALL, TARGET_STDIN };
 
@@ -135,6 +129,7 @@ static const struct tool_def postsuper_tool = {
     .name = "postsuper",
     .usage = usage_text,
     .help = help_text,
+    .see_also = "postqueue(1), postcat(1), docs/operator-guide.md",
     .setup_status = TOOL_EXIT_FAIL,
 };
 

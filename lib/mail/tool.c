@@ -192,6 +192,13 @@ void tool_print_line(FILE *fp, const char *fmt, ...)
 void tool_help(void)
 {
     fputs(tool->help ? tool->help : "", stdout);
+    fputs("ENVIRONMENT\n"
+          "    MAIL_CONFIG\n"
+          "        The configuration directory when -c is not given.\n", stdout);
+    if (tool->examples != NULL)
+        printf("\nEXAMPLES\n%s", tool->examples);
+    if (tool->see_also != NULL)
+        printf("\nSEE ALSO\n    %s\n", tool->see_also);
     exit(0);
 }
 

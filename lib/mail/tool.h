@@ -48,14 +48,17 @@ struct strbuf;
 struct tool_def {
     const char *name;           /* "postsuper": the start of every message */
     const char *usage;          /* the usage lines ("usage: postsuper ...\n") */
-    const char *help;           /* the manual page, for --help */
+    const char *help;           /* the manual page up to its ENVIRONMENT section */
+    const char *examples;       /* EXAMPLES lines, or NULL */
+    const char *see_also;       /* the SEE ALSO line, or NULL */
     int setup_status;           /* exit status when a set-up step fails;
                                    0 means TOOL_EXIT_FAIL */
 };
 
 void tool_init(const struct tool_def *def);
 
-/* --help: the manual page on stdout, exit 0. */
+/* --help: the manual page on stdout (help, then the ENVIRONMENT section
+ * every tool shares, EXAMPLES, SEE ALSO), exit 0. */
 void tool_help(void) __attribute__((noreturn));
 /* "NAME: PROBLEM" and the usage lines on stderr, exit TOOL_EXIT_USAGE. */
 void tool_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
