@@ -13,17 +13,23 @@
 
 #define FDIO_READ_CHUNK 65536
 
-ssize_t fdio_write_some(int fd, const void *buf, size_t len)
+/*
+ * write() or, at off >= 0, pwrite() until len bytes are out; with
+ * some_is_enough, stop early when a non-blocking descriptor is full. The
+ * bytes written, or -1.
+ */
+static ssize_t write_loop(int fd, const void *buf, size_t len, off_t off, int some_is_enough)
 {
     const char *p = buf;
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = write(fd, p + done, len - done);
+        ssize_t n = off < 0 ? write(fd, p + done, len - done)
+                            : pwrite(fd, p + done, len - done, off + (off_t)done);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && some_is_enough && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n < 0)
             return -1;
@@ -36,34 +42,14 @@ ssize_t fdio_write_some(int fd, const void *buf, size_t len)
     return (ssize_t)done;
 }
 
-
-/* write() or, at off >= 0, pwrite() all len bytes. */
-static int write_whole(int fd, const void *buf, size_t len, off_t off)
+ssize_t fdio_write_some(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        if (off >= 0)
-            off += n;
-    }
-    return 0;
+    return write_loop(fd, buf, len, -1, 1);
 }
 
 int fdio_write_all(int fd, const void *buf, size_t len)
 {
-    return write_whole(fd, buf, len, -1);
+    return write_loop(fd, buf, len, -1, 0) < 0 ? -1 : 0;
 }
 
 int fdio_pwrite_all(int fd, const void *buf, size_t len, off_t off)
@@ -72,7 +58,7 @@ int fdio_pwrite_all(int fd, const void *buf, size_t len, off_t off)
         errno = EINVAL;
         return -1;
     }
-    return write_whole(fd, buf, len, off);
+    return write_loop(fd, buf, len, off, 0) < 0 ? -1 : 0;
 }
 
 /* read() or, at off >= 0, pread() until len bytes or end of file. */
