@@ -356,11 +356,15 @@ static int show_fd(int fd, const char *label, const struct options *o)
     return rc;
 }
 
-static int show_path(const char *path, const struct options *o)
+/* Open path and show it: 0, -1 on an error (said), 1 when it is not there
+ * and missing_ok (the caller looks again). */
+static int open_and_show(const char *path, int flags, int missing_ok, const struct options *o)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     int rc;
 
+    if (fd < 0 && errno == ENOENT && missing_ok)
+        return 1;
     if (fd < 0) {
         tool_say("%s: %s", path, strerror(errno));
         return -1;
@@ -368,6 +372,11 @@ static int show_path(const char *path, const struct options *o)
     rc = show_fd(fd, path, o);
     close(fd);
     return rc;
+}
+
+static int show_path(const char *path, const struct options *o)
+{
+    return open_and_show(path, 0, 0, o);
 }
 
 #define OPEN_TRIES 3
@@ -384,21 +393,11 @@ static int show_id(const char *id, const struct options *o)
     }
     /* The message may change state between the lookup and the open. */
     for (int i = 0; i < OPEN_TRIES; i++) {
-        int fd;
-
         if (queue_find(id, &state) < 0)
             break;
         queue_path(path, sizeof(path), state, id);
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT)
-            continue;
-        if (fd < 0) {
-            tool_say("%s: %s", path, strerror(errno));
-            return -1;
-        }
-        rc = show_fd(fd, path, o);
-        close(fd);
-        return rc;
+        if ((rc = open_and_show(path, O_NOFOLLOW, 1, o)) != 1)
+            return rc;
     }
     tool_say("no message with queue ID %s in %s", id, var_queue_dir);
     return -1;

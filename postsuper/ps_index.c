@@ -35,13 +35,9 @@ static unsigned long batch_count;
 static struct timespec batch_start;
 static int reported;
 
-/* Give up on the index for this run (after telling the operator once). */
-static void index_failed(const char *what, const char *err)
+/* Drop the index handle, abandoning an open transaction. */
+static void close_index(void)
 {
-    if (!reported)
-        ps_warn("queue index: %s: %s (carrying on without it; postsuper -s repairs it)",
-                what, err);
-    reported = 1;
     if (index_db != NULL) {
         if (in_txn)
             qindex_abort(index_db);
@@ -49,6 +45,16 @@ static void index_failed(const char *what, const char *err)
     }
     index_db = NULL;
     in_txn = 0;
+}
+
+/* Give up on the index for this run (after telling the operator once). */
+static void index_failed(const char *what, const char *err)
+{
+    if (!reported)
+        ps_warn("queue index: %s: %s (carrying on without it; postsuper -s repairs it)",
+                what, err);
+    reported = 1;
+    close_index();
 }
 
 void ps_index_open(void)
@@ -73,13 +79,7 @@ int ps_index_rebuild(void)
 {
     char err[QINDEX_ERR_MAX] = "";
 
-    if (index_db != NULL) {
-        if (in_txn)
-            qindex_abort(index_db);
-        qindex_close(index_db);
-        index_db = NULL;
-        in_txn = 0;
-    }
+    close_index();
     if (qindex_destroy() < 0) {
         ps_warn("queue index: cannot remove it: %s", strerror(errno));
         return -1;

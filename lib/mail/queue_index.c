@@ -463,6 +463,19 @@ MDB_val qindex_id_key(const char *queue_id)
     return key;
 }
 
+/* The entry under key in the write transaction: 1 found, 0 not, -1 error. */
+static int get_locked(struct qindex *qi, MDB_val *key, MDB_val *value)
+{
+    int rc = mdb_get(qi->wtxn, qi->msgs, key, value);
+
+    if (rc == 0)
+        return 1;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    qindex_mdb_fail(qi->err, sizeof(qi->err), "mdb_get", rc);
+    return -1;
+}
+
 static int put_locked(struct qindex *qi, const struct qindex_entry *entry)
 {
     MDB_val key = qindex_id_key(entry->queue_id), old, val;
@@ -470,14 +483,10 @@ static int put_locked(struct qindex *qi, const struct qindex_entry *entry)
     int64_t old_size;
     int rc;
 
-    rc = mdb_get(qi->wtxn, qi->msgs, &key, &old);
-    if (rc == 0) {
-        if (qindex_record_peek(old.mv_data, old.mv_size, &old_state, &old_size) == 0)
-            count_sub(qi, old_state, old_size);
-    } else if (rc != MDB_NOTFOUND) {
-        qindex_mdb_fail(qi->err, sizeof(qi->err), "mdb_get", rc);
+    if ((rc = get_locked(qi, &key, &old)) < 0)
         return -1;
-    }
+    if (rc == 1 && qindex_record_peek(old.mv_data, old.mv_size, &old_state, &old_size) == 0)
+        count_sub(qi, old_state, old_size);
     val.mv_size = qindex_encoded_size(entry);
     val.mv_data = NULL;
     rc = mdb_put(qi->wtxn, qi->msgs, &key, &val, MDB_RESERVE);
@@ -511,13 +520,8 @@ static int set_state_locked(struct qindex *qi, const char *queue_id, enum queue_
     struct qindex_entry e;
     int rc;
 
-    rc = mdb_get(qi->wtxn, qi->msgs, &key, &old);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0) {
-        qindex_mdb_fail(qi->err, sizeof(qi->err), "mdb_get", rc);
-        return -1;
-    }
+    if ((rc = get_locked(qi, &key, &old)) <= 0)
+        return rc;
     if (qindex_decode(old.mv_data, old.mv_size, &e, NULL, 0) < 0) {
         errtext_set(qi->err, sizeof(qi->err), "queue index: malformed entry for %s", queue_id);
         return -1;
@@ -560,13 +564,8 @@ int qindex_delete_locked(struct qindex *qi, const char *queue_id)
     int64_t size;
     int rc;
 
-    rc = mdb_get(qi->wtxn, qi->msgs, &key, &old);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0) {
-        qindex_mdb_fail(qi->err, sizeof(qi->err), "mdb_get", rc);
-        return -1;
-    }
+    if ((rc = get_locked(qi, &key, &old)) <= 0)
+        return rc;
     if (qindex_record_peek(old.mv_data, old.mv_size, &state, &size) == 0)
         count_sub(qi, state, size);
     rc = mdb_del(qi->wtxn, qi->msgs, &key, NULL);
