@@ -16,30 +16,10 @@
 #include "postroute.h"
 #include "strbuf.h"
 
-/* A member whose value is a string ("" when text is NULL). */
-static void member_str(struct json_writer *w, const char *key, const char *text)
+/* "" for a missing text (a member that is always a string). */
+static const char *or_empty(const char *text)
 {
-    json_key(w, key);
-    json_string(w, text ? text : "");
-}
-
-/* A member whose value is a string, or null when there is none. */
-static void member_or_null(struct json_writer *w, const char *key, const char *text)
-{
-    json_key(w, key);
-    json_string(w, text);
-}
-
-static void member_uint(struct json_writer *w, const char *key, unsigned value)
-{
-    json_key(w, key);
-    json_uint(w, value);
-}
-
-static void member_bool(struct json_writer *w, const char *key, int value)
-{
-    json_key(w, key);
-    json_bool(w, value);
+    return text ? text : "";
 }
 
 static void member_dns(struct json_writer *w, const char *key, const struct dns_result *d)
@@ -77,15 +57,14 @@ static void member_rewrite(struct json_writer *w, const char *key, const struct 
         const struct rewrite_step *st = &t->steps[i];
 
         json_object_begin(w);
-        member_str(w, "kind", kind_name(st->kind));
-        member_str(w, "map", rewrite_map_name(st->map));
-        json_key(w, "depth");
-        json_int(w, st->depth);
-        member_str(w, "in", st->in);
-        member_str(w, "where", st->where);
-        member_str(w, "key", st->key);
-        member_str(w, "value", st->value);
-        member_str(w, "out", st->out);
+        json_member_string(w, "kind", or_empty(kind_name(st->kind)));
+        json_member_string(w, "map", or_empty(rewrite_map_name(st->map)));
+        json_member_int(w, "depth", st->depth);
+        json_member_string(w, "in", or_empty(st->in));
+        json_member_string(w, "where", or_empty(st->where));
+        json_member_string(w, "key", or_empty(st->key));
+        json_member_string(w, "value", or_empty(st->value));
+        json_member_string(w, "out", or_empty(st->out));
         json_object_end(w);
     }
     json_array_end(w);
@@ -99,11 +78,11 @@ static void member_route(struct json_writer *w, const struct route_result *r)
         const struct route_step *st = &r->trace[i];
 
         json_object_begin(w);
-        member_str(w, "source", st->source);
-        member_bool(w, "found", st->found);
-        member_str(w, "where", st->where);
-        member_str(w, "key", st->key);
-        member_str(w, "value", st->value);
+        json_member_string(w, "source", or_empty(st->source));
+        json_member_bool(w, "found", st->found);
+        json_member_string(w, "where", or_empty(st->where));
+        json_member_string(w, "key", or_empty(st->key));
+        json_member_string(w, "value", or_empty(st->value));
         json_object_end(w);
     }
     json_array_end(w);
@@ -117,13 +96,13 @@ static void member_hosts(struct json_writer *w, const struct mxr_result *m)
         const struct mxr_host *h = &m->hosts[i];
 
         json_object_begin(w);
-        member_str(w, "host", h->name);
-        member_uint(w, "pref", h->pref);
-        member_uint(w, "ttl", h->ttl);
-        member_bool(w, "implicit", h->implicit);
-        member_str(w, "state", mxr_host_state_name(h->state));
-        member_bool(w, "myhostname", h->self_name);
-        member_or_null(w, "self_address", h->self_addr[0] ? h->self_addr : NULL);
+        json_member_string(w, "host", or_empty(h->name));
+        json_member_uint(w, "pref", h->pref);
+        json_member_uint(w, "ttl", h->ttl);
+        json_member_bool(w, "implicit", h->implicit);
+        json_member_string(w, "state", or_empty(mxr_host_state_name(h->state)));
+        json_member_bool(w, "myhostname", h->self_name);
+        json_member_string(w, "self_address", h->self_addr[0] ? h->self_addr : NULL);
         member_dns(w, "lookup", h->addr);
         json_object_end(w);
     }
@@ -138,12 +117,12 @@ static void member_targets(struct json_writer *w, const struct mxr_result *m)
         const struct mxr_target *t = &m->targets[i];
 
         json_object_begin(w);
-        member_str(w, "host", m->hosts[t->host].name);
-        member_uint(w, "pref", m->hosts[t->host].pref);
-        member_str(w, "address", t->addr.text);
-        member_str(w, "family", t->addr.family == AF_INET ? "inet" : "inet6");
-        member_uint(w, "port", m->port);
-        member_uint(w, "ttl", t->addr.ttl);
+        json_member_string(w, "host", or_empty(m->hosts[t->host].name));
+        json_member_uint(w, "pref", m->hosts[t->host].pref);
+        json_member_string(w, "address", or_empty(t->addr.text));
+        json_member_string(w, "family", or_empty(t->addr.family == AF_INET ? "inet" : "inet6"));
+        json_member_uint(w, "port", m->port);
+        json_member_uint(w, "ttl", t->addr.ttl);
         json_object_end(w);
     }
     json_array_end(w);
@@ -157,23 +136,23 @@ static void member_mx(struct json_writer *w, const struct mxr_result *m)
         return;
     }
     json_object_begin(w);
-    member_str(w, "host", m->host);
-    member_uint(w, "port", m->port);
-    member_bool(w, "mx_lookup", m->mx);
-    member_bool(w, "literal", m->literal);
+    json_member_string(w, "host", or_empty(m->host));
+    json_member_uint(w, "port", m->port);
+    json_member_bool(w, "mx_lookup", m->mx);
+    json_member_bool(w, "literal", m->literal);
     member_dns(w, "mx", m->mx_result);
     member_hosts(w, m);
-    member_bool(w, "loop", m->loop);
+    json_member_bool(w, "loop", m->loop);
     json_key(w, "loop_pref");
     if (m->loop)
         json_uint(w, m->loop_pref);
     else
         json_null(w);
-    member_str(w, "own_addresses", mxr_self_text());
+    json_member_string(w, "own_addresses", or_empty(mxr_self_text()));
     member_targets(w, m);
-    member_str(w, "status", mxr_status_name(m->status));
-    member_str(w, "dsn", m->dsn);
-    member_str(w, "reason", m->reason);
+    json_member_string(w, "status", or_empty(mxr_status_name(m->status)));
+    json_member_string(w, "dsn", or_empty(m->dsn));
+    json_member_string(w, "reason", or_empty(m->reason));
     json_object_end(w);
 }
 
@@ -183,15 +162,15 @@ static void write_rcpt(struct json_writer *w, const struct pr_rcpt *r)
     int smtp = rt->status == ROUTE_OK && rt->transport == ROUTE_TRANSPORT_SMTP;
 
     json_object_begin(w);
-    member_str(w, "recipient", r->address);
+    json_member_string(w, "recipient", or_empty(r->address));
     member_route(w, rt);
-    member_str(w, "route_status", rt->status == ROUTE_OK ? "ok" : "defer");
-    member_or_null(w, "transport", rt->status == ROUTE_OK ? rt->transport_name : NULL);
-    member_or_null(w, "nexthop", smtp ? rt->nexthop : NULL);
+    json_member_string(w, "route_status", or_empty(rt->status == ROUTE_OK ? "ok" : "defer"));
+    json_member_string(w, "transport", rt->status == ROUTE_OK ? rt->transport_name : NULL);
+    json_member_string(w, "nexthop", smtp ? rt->nexthop : NULL);
     member_mx(w, r->mx);
-    member_str(w, "result", pr_outcome_name(r->outcome));
-    member_str(w, "dsn", r->dsn);
-    member_str(w, "text", r->text);
+    json_member_string(w, "result", or_empty(pr_outcome_name(r->outcome)));
+    json_member_string(w, "dsn", or_empty(r->dsn));
+    json_member_string(w, "text", or_empty(r->text));
     json_object_end(w);
 }
 
@@ -212,19 +191,19 @@ void pr_print_json(const struct pr_addr *a)
 
     json_init(&w, &out);
     json_object_begin(&w);
-    member_str(&w, "address", a->input);
-    member_str(&w, "sender", a->sender);
-    member_or_null(&w, "sender_rewritten", a->sender_out);
+    json_member_string(&w, "address", or_empty(a->input));
+    json_member_string(&w, "sender", or_empty(a->sender));
+    json_member_string(&w, "sender_rewritten", a->sender_out);
     member_rewrite(&w, "sender_rewrite", a->sender_trace);
     member_rewrite(&w, "rewrite", &a->trace);
-    member_or_null(&w, "rewrite_error", rewrite_error(a));
+    json_member_string(&w, "rewrite_error", rewrite_error(a));
     json_key(&w, "recipients");
     json_array_begin(&w);
     for (size_t i = 0; i < a->count; i++)
         write_rcpt(&w, &a->rcpts[i]);
     json_array_end(&w);
-    member_str(&w, "result", a->worst == PR_BOUNCE ? "undeliverable"
-                             : a->worst == PR_DEFER ? "temporary failure" : "ok");
+    json_member_string(&w, "result", or_empty(a->worst == PR_BOUNCE ? "undeliverable"
+                             : a->worst == PR_DEFER ? "temporary failure" : "ok"));
     json_object_end(&w);
     strbuf_add_char(&out, '\n');
     fwrite(strbuf_str(&out), 1, strbuf_len(&out), stdout);

@@ -41,12 +41,9 @@ static void json_cnames(struct json_writer *w, const struct dns_result *r)
     json_array_begin(w);
     for (size_t i = 0; i < r->cname_count; i++) {
         json_object_begin(w);
-        json_key(w, "owner");
-        json_string(w, r->cnames[i].owner);
-        json_key(w, "target");
-        json_string(w, r->cnames[i].target);
-        json_key(w, "ttl");
-        json_uint(w, r->cnames[i].ttl);
+        json_member_string(w, "owner", r->cnames[i].owner);
+        json_member_string(w, "target", r->cnames[i].target);
+        json_member_uint(w, "ttl", r->cnames[i].ttl);
         json_object_end(w);
     }
     json_array_end(w);
@@ -58,12 +55,9 @@ static void json_mx(struct json_writer *w, const struct dns_result *r)
     json_array_begin(w);
     for (size_t i = 0; i < r->mx_count; i++) {
         json_object_begin(w);
-        json_key(w, "pref");
-        json_uint(w, r->mx[i].pref);
-        json_key(w, "host");
-        json_string(w, r->mx[i].host);
-        json_key(w, "ttl");
-        json_uint(w, r->mx[i].ttl);
+        json_member_uint(w, "pref", r->mx[i].pref);
+        json_member_string(w, "host", r->mx[i].host);
+        json_member_uint(w, "ttl", r->mx[i].ttl);
         json_object_end(w);
     }
     json_array_end(w);
@@ -75,12 +69,9 @@ static void json_addrs(struct json_writer *w, const struct dns_result *r)
     json_array_begin(w);
     for (size_t i = 0; i < r->addr_count; i++) {
         json_object_begin(w);
-        json_key(w, "family");
-        json_string(w, r->addrs[i].family == AF_INET ? "inet" : "inet6");
-        json_key(w, "address");
-        json_string(w, r->addrs[i].text);
-        json_key(w, "ttl");
-        json_uint(w, r->addrs[i].ttl);
+        json_member_string(w, "family", r->addrs[i].family == AF_INET ? "inet" : "inet6");
+        json_member_string(w, "address", r->addrs[i].text);
+        json_member_uint(w, "ttl", r->addrs[i].ttl);
         json_object_end(w);
     }
     json_array_end(w);
@@ -89,24 +80,15 @@ static void json_addrs(struct json_writer *w, const struct dns_result *r)
 static void format_json(struct json_writer *w, const struct dns_result *r)
 {
     json_object_begin(w);
-    json_key(w, "name");
-    json_string(w, r->name);
-    json_key(w, "kind");
-    json_string(w, kind_name(r->kind));
-    json_key(w, "status");
-    json_string(w, dns_status_name(r->status));
-    json_key(w, "canonical");
-    json_string(w, r->canonical);
-    json_key(w, "server");
-    json_string(w, r->server);
-    json_key(w, "cached");
-    json_bool(w, r->cached);
-    json_key(w, "ttl");
-    json_uint(w, r->ttl);
-    json_key(w, "expires");
-    json_int(w, r->expires);
-    json_key(w, "reason");
-    json_string(w, r->reason);
+    json_member_string(w, "name", r->name);
+    json_member_string(w, "kind", kind_name(r->kind));
+    json_member_string(w, "status", dns_status_name(r->status));
+    json_member_string(w, "canonical", r->canonical);
+    json_member_string(w, "server", r->server);
+    json_member_bool(w, "cached", r->cached);
+    json_member_uint(w, "ttl", r->ttl);
+    json_member_int(w, "expires", r->expires);
+    json_member_string(w, "reason", r->reason);
     json_cnames(w, r);
     if (r->kind == DNS_KIND_MX)
         json_mx(w, r);

@@ -168,3 +168,27 @@ void json_raw(struct json_writer *w, const char *json_text)
     before_item(w);
     strbuf_add_str(w->out, json_text);
 }
+
+void json_member_string(struct json_writer *w, const char *key, const char *text)
+{
+    json_key(w, key);
+    json_string(w, text);
+}
+
+void json_member_int(struct json_writer *w, const char *key, long long value)
+{
+    json_key(w, key);
+    json_int(w, value);
+}
+
+void json_member_uint(struct json_writer *w, const char *key, unsigned long long value)
+{
+    json_key(w, key);
+    json_uint(w, value);
+}
+
+void json_member_bool(struct json_writer *w, const char *key, int value)
+{
+    json_key(w, key);
+    json_bool(w, value);
+}

@@ -62,6 +62,13 @@ void json_uint(struct json_writer *w, unsigned long long value);
 void json_double(struct json_writer *w, double value, int decimals);
 void json_bool(struct json_writer *w, int value);
 void json_null(struct json_writer *w);
+/* An object member in one call: json_key() then the value. A NULL text is
+ * null for json_member_string. */
+void json_member_string(struct json_writer *w, const char *key, const char *text);
+void json_member_int(struct json_writer *w, const char *key, long long value);
+void json_member_uint(struct json_writer *w, const char *key, unsigned long long value);
+void json_member_bool(struct json_writer *w, const char *key, int value);
+
 /* A value that is already JSON text (for example from another writer). */
 void json_raw(struct json_writer *w, const char *json_text);
 

@@ -113,8 +113,26 @@ static void test_writer(void)
     strbuf_free(&sb);
 }
 
+static void test_members(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct json_writer w;
+
+    json_init(&w, &sb);
+    json_object_begin(&w);
+    json_member_string(&w, "s", "x");
+    json_member_string(&w, "n", NULL);
+    json_member_int(&w, "i", -1);
+    json_member_uint(&w, "u", 2);
+    json_member_bool(&w, "b", 1);
+    json_object_end(&w);
+    CHECK_STR("members", strbuf_str(&sb), "{\"s\":\"x\",\"n\":null,\"i\":-1,\"u\":2,\"b\":true}");
+    strbuf_free(&sb);
+}
+
 int main(void)
 {
+    test_members();
     test_quote();
     test_utf8();
     test_writer();
