@@ -189,14 +189,23 @@ struct master_serv *master_service_by_key(const char *key)
     return NULL;
 }
 
-int master_service_procs(const struct master_serv *serv)
+/* Processes of the service; with only_live, not those told to stop. */
+static int count_procs(const struct master_serv *serv, int only_live)
 {
     int n = 0;
 
-    for (const struct master_child *c = master_state.children; c; c = c->next)
+    for (const struct master_child *c = master_state.children; c; c = c->next) {
+        if (only_live && c->stopping)
+            continue;
         if (c->serv == serv || (c->serv == NULL && strcmp(c->key, serv->key) == 0))
             n++;
+    }
     return n;
+}
+
+int master_service_procs(const struct master_serv *serv)
+{
+    return count_procs(serv, 0);
 }
 
 static int at_limit(const struct master_serv *serv)
@@ -237,7 +246,13 @@ static void on_listener(evutil_socket_t fd, short what, void *arg)
         master_spawn(serv);
         return;
     }
-    /* All busy at the limit: wait for a change of state (no re-arm here). */
+    /* All busy at the limit: wait for a change of state (no re-arm here).
+     * Processes still finishing after a reload count toward the limit, but
+     * reaching it that way is no reason to raise maxproc. */
+    if (count_procs(serv, 1) < serv->limit) {
+        msg_debug("service %s: waiting for stopping processes to exit", serv->label);
+        return;
+    }
     if (now - serv->limit_warned >= LIMIT_WARN_INTERVAL) {
         serv->limit_warned = now;
         msg_warn("service %s has reached its process limit %ld: new clients may be delayed "

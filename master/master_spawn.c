@@ -179,6 +179,7 @@ int master_spawn(struct master_serv *serv)
     int pipefd[2];
     char **argv, **envp;
     char *listen_var;
+    sigset_t all, saved;
     pid_t pid;
 
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -188,9 +189,20 @@ int master_spawn(struct master_serv *serv)
     }
     argv = build_argv(serv);
     envp = build_envp(serv->n_listeners, &listen_var);
+    /*
+     * Until the child has reset its signal handlers it runs master's, and
+     * libevent's handler would write a signal the child gets (a SIGTERM
+     * from a reload that comes right after the fork) into the pipe master
+     * shares with it: master would take it for its own and stop. So no
+     * signal is delivered to either side around the fork; the child resets
+     * its handlers to the default before it unblocks them.
+     */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &saved);
     pid = fork();
     if (pid == 0)
         child_exec(serv, pipefd[1], argv, envp);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
     close(pipefd[1]);
     xfree(argv);
     xfree(envp);

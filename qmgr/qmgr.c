@@ -17,15 +17,27 @@
  * index is opened and reconciled with the files (qmgr_index.c), and
  * incoming/ and deferred/ are scanned.
  *
- * Stop: every recipient result is written to the queue file as it arrives,
- * so exiting at any moment leaves no half-written state; files left in
- * active/ are recovered at the next start. The index gets what is pending
- * and is marked clean.
+ * One at a time: the queue manager holds an exclusive lock on
+ * pid/qmgr.lock for its whole life. A new qmgr (after a reload) waits for
+ * the old one to finish before it recovers active/, so two never deliver
+ * the same message.
+ *
+ * Stop (SIGTERM: reload or shutdown) is graceful: nothing new is activated
+ * or dispatched, deliveries in progress finish and their results are
+ * recorded (a delivery that already reached the next hop is never sent
+ * again), the index gets what is pending and is marked clean, then qmgr
+ * exits; after shutdown_timeout it exits anyway. Every recipient result is
+ * written to the queue file as it arrives, so exiting at any moment leaves
+ * no half-written state; files left in active/ are delivered by the next
+ * qmgr.
  *
  * Memory: nothing here beyond the run timer.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -41,13 +53,43 @@
 #include "server.h"
 
 #define ERR_MAX 256
+#define QMGR_LOCK_PATH "pid/qmgr.lock"
 
 static struct event_base *base;
 static struct event *run_timer;
+static int stopping;
+static int stop_held;           /* server_stop_hold() taken for deliveries */
 
 struct event_base *qmgr_base(void)
 {
     return base;
+}
+
+int qmgr_stopping(void)
+{
+    return stopping;
+}
+
+/*
+ * Wait (before the event loop runs) until no other qmgr of this instance
+ * is alive: its deliveries in progress end and are recorded first. The
+ * descriptor stays open, so the lock is ours until we exit.
+ */
+static void lock_wait(void)
+{
+    int fd = open(QMGR_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        msg_fatal("open %s: %s", QMGR_LOCK_PATH, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return;
+    if (errno != EWOULDBLOCK)
+        msg_fatal("lock %s: %s", QMGR_LOCK_PATH, strerror(errno));
+    msg_info("waiting for the previous queue manager to finish its deliveries");
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR)
+            msg_fatal("lock %s: %s", QMGR_LOCK_PATH, strerror(errno));
+    }
 }
 
 /* A connection on private/qmgr: triggers and control requests alike. */
@@ -73,6 +115,7 @@ static void qmgr_init(struct event_base *event_base)
     struct timeval tv = { var_queue_run_delay, 0 };
 
     base = event_base;
+    lock_wait();
     qmgr_scan_init();
     qmgr_message_recover();
     qmgr_index_init();
@@ -84,15 +127,29 @@ static void qmgr_init(struct event_base *event_base)
     qmgr_scan_request();
 }
 
-/*
- * SIGTERM: the skeleton exits right after this. Results are already in the
- * queue files; what is in active/ returns to incoming/ at the next start.
- */
+void qmgr_stop_check(void)
+{
+    if (!stopping || qmgr_busy() > 0 || !stop_held)
+        return;
+    msg_debug("stopping: every delivery in progress has ended");
+    qmgr_index_stop();
+    stop_held = 0;
+    server_stop_release();
+}
+
+/* SIGTERM: stop taking new work; exit once the deliveries in progress end. */
 static void qmgr_stop(void)
 {
-    msg_debug("stopping with %zu message(s) in active, %u delivery(ies) in progress",
-              qmgr_message_count(), qmgr_busy());
-    qmgr_index_stop();
+    stopping = 1;
+    evtimer_del(run_timer);
+    if (qmgr_busy() == 0) {
+        qmgr_index_stop();
+        return;
+    }
+    msg_info("stopping: waiting for %u delivery(ies) in progress (%zu message(s) in active)",
+             qmgr_busy(), qmgr_message_count());
+    stop_held = 1;
+    server_stop_hold();
 }
 
 static const char qmgr_help[] =

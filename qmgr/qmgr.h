@@ -61,6 +61,14 @@ struct qmgr_ctl_client;
 /* --- qmgr.c --- */
 
 struct event_base *qmgr_base(void);
+/*
+ * A graceful stop (reload, shutdown) is under way: nothing new is activated
+ * or dispatched; deliveries in progress finish and are recorded, then qmgr
+ * exits. Messages left in active/ go to the next qmgr.
+ */
+int qmgr_stopping(void);
+/* After a delivery ended: exit when stopping and none is left. */
+void qmgr_stop_check(void);
 
 /* --- qmgr_message.c --- */
 
@@ -176,7 +184,12 @@ struct qmgr_job {
     struct qmgr_job *msg_next;  /* in msg->jobs */
     enum qmgr_job_where where;
     struct qmgr_conn *conn;     /* QMGR_JOB_RUNNING: the connection running it */
+    int urgent;                 /* dispatched from the urgent list */
+    unsigned retries;           /* requests the agent closed unanswered */
 };
+
+/* Times a request the agent closed without a word is sent again at once. */
+#define QMGR_JOB_RETRY_MAX 3
 
 /* Most recipients in one delivery request (keeps requests under attr limits). */
 #define QMGR_RCPT_PER_JOB 1000
@@ -187,6 +200,12 @@ struct qmgr_job {
  * by qmgr itself), so a destination is keyed by its next hop alone.
  */
 struct qmgr_job *qmgr_job_new(struct qmgr_message *msg, const char *nexthop);
+/*
+ * A running job whose request the agent closed without any answer (it was
+ * stopping, or its connection was idle-closed as the request went out):
+ * back to the head of its queue, to be sent again on another connection.
+ */
+void qmgr_job_retry(struct qmgr_job *job);
 void qmgr_job_add_rcpt(struct qmgr_job *job, size_t index);
 /* Queue a filled job on its destination (does not start it). */
 void qmgr_job_enqueue(struct qmgr_job *job);

@@ -519,6 +519,10 @@ static enum ctl_outcome client_request(struct qmgr_ctl_client *cl, char *err,
         return qmgr_trigger_handle(&cl->in, err, errlen) < 0 ? BAD : HANDLED;
     }
     cl->control = 1;                /* a tool that may wait for an answer */
+    if (qmgr_stopping() && strcmp(req, QMGR_REQ_WITHDRAW) != 0) {
+        reply_error(cl, "the queue manager is stopping (reload or shutdown): try again");
+        return HANDLED;
+    }
     for (size_t i = 0; i < sizeof(control_requests) / sizeof(control_requests[0]); i++) {
         if (strcmp(req, control_requests[i].name) == 0)
             return control_requests[i].handle(cl, err, errlen);

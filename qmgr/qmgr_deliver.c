@@ -9,7 +9,12 @@
  *
  * Failures: a broken connection, a protocol error or a request that takes
  * longer than ipc_timeout ends the job; every recipient without an event is
- * deferred (DSN_TEMP_SYSTEM "delivery agent failed"), never lost. When private/smtp
+ * deferred (DSN_TEMP_SYSTEM "delivery agent failed"), never lost. A request
+ * the agent closed without any event (it was stopping and had not read it,
+ * or the connection was idle-closed as the request went out) is sent again
+ * at once on another connection, up to QMGR_JOB_RETRY_MAX times: the agent
+ * sends its first event only once the attempt is over, so this can repeat a
+ * delivery only after an agent crash, which may always deliver twice. When private/smtp
  * cannot be connected to (no listener yet, backlog full), no mail is
  * deferred: the dispatcher waits and retries with a back-off of
  * RETRY_MIN_MS .. RETRY_MAX_MS.
@@ -65,6 +70,7 @@ struct qmgr_conn {
     struct event *timer;            /* ipc_timeout when busy, idle timeout else */
     int idle;                       /* on the idle list */
     int cancelled;                  /* qmgr_conn_cancel(): half-closed */
+    unsigned events;                /* events received for the current request */
     struct qmgr_conn *prev, *next;  /* idle list */
 };
 
@@ -142,11 +148,15 @@ static void job_forget_unseen(struct qmgr_job *job)
                  "recipient(s) not attempted", job->msg->id, qmgr_job_nexthop(job), n);
 }
 
-/* The connection is unusable: close it and settle its job. */
-static void conn_fail(struct qmgr_conn *c, const char *why)
+/*
+ * The connection is unusable: close it and settle its job. agent_closed:
+ * the agent closed the connection (not a timeout, not a protocol error).
+ */
+static void conn_settle(struct qmgr_conn *c, const char *why, int agent_closed)
 {
     struct qmgr_job *job = c->job;
     int cancelled = c->cancelled;
+    int unanswered = agent_closed && c->events == 0;
 
     c->job = NULL;
     conn_free(c);
@@ -156,6 +166,13 @@ static void conn_fail(struct qmgr_conn *c, const char *why)
     }
     if (cancelled) {
         job_forget_unseen(job);
+    } else if (unanswered && job->retries < QMGR_JOB_RETRY_MAX) {
+        msg_info("%s: delivery agent %s closed the request to %s unanswered (%s): "
+                 "sending it again", job->msg->id, PROTO_SMTP_SOCKET, qmgr_job_nexthop(job),
+                 why);
+        qmgr_job_retry(job);
+        qmgr_dispatch();
+        return;
     } else {
         msg_warn("%s: delivery agent %s failed (nexthop %s): %s", job->msg->id,
                  PROTO_SMTP_SOCKET, qmgr_job_nexthop(job), why);
@@ -163,6 +180,11 @@ static void conn_fail(struct qmgr_conn *c, const char *why)
     }
     qmgr_job_finish(job);
     qmgr_dispatch();
+}
+
+static void conn_fail(struct qmgr_conn *c, const char *why)
+{
+    conn_settle(c, why, 0);
 }
 
 /* --- replies --- */
@@ -296,6 +318,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
             return;
         }
         event = attr_get(&c->in, MAIL_ATTR_EVENT);
+        c->events++;
         if (c->job == NULL) {
             conn_fail(c, "message from delivery agent while no request is open");
             return;
@@ -340,7 +363,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
     else
         snprintf(why, sizeof(why), "connection error: %s",
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    conn_fail(c, why);
+    conn_settle(c, why, 1);
 }
 
 static void conn_timer(evutil_socket_t fd, short what, void *arg)
@@ -424,6 +447,7 @@ void qmgr_conn_send(struct qmgr_conn *c, struct qmgr_job *job)
     char rcpt[QF_VALUE_MAX + 32];
 
     c->job = job;
+    c->events = 0;
     queue_path(path, sizeof(path), QUEUE_ACTIVE, job->msg->id);
     proto_begin(&out, bufferevent_get_output(c->bev), &proto_smtp_deliver);
     proto_put_str(&out, MAIL_ATTR_REQ, SMTP_REQ_DELIVER);

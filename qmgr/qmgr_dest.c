@@ -266,6 +266,33 @@ void qmgr_job_finish(struct qmgr_job *job)
     job_free(job);
 }
 
+void qmgr_job_retry(struct qmgr_job *job)
+{
+    struct qmgr_dest *dest = job->dest;
+
+    if (job->where != QMGR_JOB_RUNNING || dest->active == 0 || busy == 0)
+        msg_panic("qmgr_job_retry: no delivery in progress for %s", dest->nexthop);
+    dest->active--;
+    busy--;
+    job->conn = NULL;
+    job->retries++;
+    if (job->urgent) {
+        job->where = QMGR_JOB_URGENT;
+        job->dest->urgent++;
+        job->next = urgent_head;
+        urgent_head = job;
+        if (urgent_tail == NULL)
+            urgent_tail = job;
+    } else {
+        job->where = QMGR_JOB_QUEUED;
+        job->next = dest->head;
+        dest->head = job;
+        if (dest->tail == NULL)
+            dest->tail = job;
+    }
+    dest_update(dest);
+}
+
 /* --- dispatcher --- */
 
 static void start_job(struct qmgr_conn *conn, struct qmgr_job *job)
@@ -291,6 +318,7 @@ static int dispatch_urgent(void)
         if (urgent_head == NULL)
             urgent_tail = NULL;
         job->dest->urgent--;
+        job->urgent = 1;
         start_job(conn, job);
     }
     return 1;
@@ -308,6 +336,10 @@ void qmgr_dispatch(void)
 {
     static int running;
 
+    if (qmgr_stopping()) {
+        qmgr_stop_check();
+        return;
+    }
     if (running)
         return;
     running = 1;

@@ -113,7 +113,7 @@ static void prio_activate(const char *id)
 {
     enum queue_state state;
 
-    if (qmgr_message_is_active(id) || queue_find(id, &state) < 0)
+    if (qmgr_stopping() || qmgr_message_is_active(id) || queue_find(id, &state) < 0)
         return;
     if (state == QUEUE_INCOMING || state == QUEUE_DEFERRED)
         qmgr_message_activate(id, state);
@@ -121,7 +121,7 @@ static void prio_activate(const char *id)
 
 static int have_slot(void)
 {
-    return qmgr_message_count() < (size_t)var_qmgr_message_active_limit;
+    return !qmgr_stopping() && qmgr_message_count() < (size_t)var_qmgr_message_active_limit;
 }
 
 static void scan_start(struct scan *s)
@@ -149,6 +149,8 @@ void qmgr_scan_new(const char *id)
         msg_warn("req=new with an invalid queue ID: ignored");
         return;
     }
+    if (qmgr_stopping())
+        return;                         /* the next qmgr finds it in incoming/ */
     if (fifo_count == 0 && have_slot()) {
         qmgr_message_activate(id, QUEUE_INCOMING);
         qmgr_work_schedule();           /* dispatch */

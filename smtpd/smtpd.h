@@ -100,6 +100,7 @@ struct smtpd_cleanup {
     int attempts;               /* connect attempts for this open */
     int give_up;                /* the retry timer reports failure */
     int last_errno;             /* why the last connect failed */
+    int reopened;               /* this open was sent again on a new connection */
     enum smtpd_cleanup_wait wait;
     struct attr_msg reply;      /* reply being read */
 };

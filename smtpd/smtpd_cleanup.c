@@ -18,9 +18,11 @@
  * full (EAGAIN), smtpd retries every CONNECT_RETRY_MS for about two seconds
  * before it answers 451 4.3.0. Every answer is reported asynchronously,
  * from this module's own event callbacks, never from inside the command
- * handler that asked. A reply is checked strictly (attr_check); a malformed
- * or unexpected one, an EOF, an error or ipc_timeout without an answer
- * drops the connection and counts as a failed request.
+ * handler that asked. A reply is checked strictly (proto_check_reply); a
+ * malformed or unexpected one, an EOF, an error or ipc_timeout without an
+ * answer drops the connection and counts as a failed request, except for
+ * an open: cleanup closes its idle connections when it stops (reload), and
+ * an open that crossed that close is sent again once on a new connection.
  *
  * Memory: the connection (bufferevent, timer, reply being read) belongs to
  * the session and is released by smtpd_cleanup_disconnect().
@@ -116,12 +118,24 @@ static void send_open(struct smtpd_session *s)
     expect_reply(s, SMTPD_CLEANUP_OPEN);
 }
 
+static void try_connect(struct smtpd_session *s);
+
 /* The connection broke or misbehaved: fail whatever was asked. */
 static void cleanup_lost(struct smtpd_session *s, const char *why)
 {
     enum smtpd_cleanup_wait wait = s->cleanup.wait;
 
     smtpd_cleanup_disconnect(s);
+    if (wait == SMTPD_CLEANUP_OPEN && !s->cleanup.reopened) {
+        /* A cleanup that stops (reload) closes its idle connections; the
+         * open may have crossed that close. It had no effect: send it
+         * again on a new connection, once. */
+        msg_debug("%s: %s: opening the queue file on a new connection", s->namaddr, why);
+        s->cleanup.reopened = 1;
+        s->cleanup.attempts = 0;
+        try_connect(s);
+        return;
+    }
     switch (wait) {
     case SMTPD_CLEANUP_OPEN:
         smtpd_data_open_failed(s, NULL, why);
@@ -197,6 +211,7 @@ void smtpd_cleanup_open(struct smtpd_session *s)
 {
     s->cleanup.attempts = 0;
     s->cleanup.give_up = 0;
+    s->cleanup.reopened = 0;
     if (s->cleanup.bev != NULL)
         send_open(s);
     else
@@ -324,7 +339,9 @@ static void cleanup_event(struct bufferevent *bev, short what, void *arg)
         : "error talking to cleanup";
 
     (void)bev;
-    if (s->cleanup.wait != SMTPD_CLEANUP_NONE || s->state == SMTPD_ST_DATA)
+    if ((s->cleanup.wait != SMTPD_CLEANUP_NONE && !(s->cleanup.wait == SMTPD_CLEANUP_OPEN
+                                                     && !s->cleanup.reopened))
+        || s->state == SMTPD_ST_DATA)
         msg_warn("%s: %s", s->namaddr, why);
     cleanup_lost(s, why);
     smtpd_session_settle(s);

@@ -34,6 +34,7 @@ static struct event *stop_timer;
 static unsigned sessions;
 static unsigned long clients_served;
 static int stopping;
+static unsigned stop_holds;         /* work the daemon must finish before it exits */
 static int accepting;
 static char service_name[64] = "";
 static char last_status;
@@ -79,14 +80,20 @@ void server_exit(int status)
     exit(status);
 }
 
+/* A graceful stop is over when no session and no hold is left. */
+static int stop_done(void)
+{
+    return stopping && stop_holds == 0 && (server_def->long_running || sessions == 0);
+}
+
 static void maybe_finish(void)
 {
-    if (server_def->long_running)
-        return;
-    if (stopping && sessions == 0) {
-        msg_debug("stopped: all sessions ended");
+    if (stop_done()) {
+        msg_debug("stopped: all work finished");
         server_exit(0);
     }
+    if (server_def->long_running)
+        return;
     if (sessions == 0 && clients_served >= (unsigned long)var_max_use) {
         msg_debug("exiting after %lu clients (max_use)", clients_served);
         server_exit(0);
@@ -141,6 +148,19 @@ int server_stopping(void)
     return stopping;
 }
 
+void server_stop_hold(void)
+{
+    stop_holds++;
+}
+
+void server_stop_release(void)
+{
+    if (stop_holds == 0)
+        msg_panic("server_stop_release without a hold");
+    stop_holds--;
+    maybe_finish();
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     struct sockaddr_storage ss;
@@ -186,8 +206,8 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    msg_warn("shutdown_timeout (%ld s) reached with %u sessions in progress: exiting",
-             var_shutdown_timeout, sessions);
+    msg_warn("shutdown_timeout (%ld s) reached with %u sessions and %u other tasks in "
+             "progress: exiting", var_shutdown_timeout, sessions, stop_holds);
     server_exit(0);
 }
 
@@ -207,7 +227,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
     listen_count = 0;
     if (server_def->stop)
         server_def->stop();
-    if (server_def->long_running || sessions == 0)
+    if (stop_done())
         server_exit(0);
     stop_timer = evtimer_new(server_base, on_stop_timeout, NULL);
     evtimer_add(stop_timer, &tv);

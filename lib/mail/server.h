@@ -16,7 +16,8 @@
  *    exits (master starts a new one on demand); not for long-running
  *    daemons (def->long_running, e.g. qmgr);
  *  - on SIGTERM it stops accepting, calls def->stop(), and exits when every
- *    session has ended or after shutdown_timeout;
+ *    session has ended (long-running daemons: at once) and every hold taken
+ *    with server_stop_hold() is released, or after shutdown_timeout;
  *  - it exits when master goes away.
  *
  * Memory: the skeleton owns the event base; `def` must outlive the loop.
@@ -54,6 +55,14 @@ struct event_base *server_event_base(void);
 const char *server_service_name(void);
 /* Is a graceful stop in progress? */
 int server_stopping(void);
+/*
+ * Work that a graceful stop must wait for beyond the sessions (qmgr's
+ * deliveries in progress): a daemon takes a hold in its stop callback and
+ * releases it when the work is done; the skeleton exits when no session
+ * and no hold is left, or at shutdown_timeout.
+ */
+void server_stop_hold(void);
+void server_stop_release(void);
 /* Leave the loop and exit now (after def->stop), e.g. after a fatal peer error. */
 void server_exit(int status) __attribute__((noreturn));
 

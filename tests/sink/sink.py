@@ -27,6 +27,8 @@ Options:
                           (re.search, case-insensitive); repeatable, first
                           match wins. The split is at the last '='.
     --host ADDR           listen address (default 127.0.0.1)
+    --data-delay SECONDS  wait this long after the end of DATA before
+                          storing and answering (a slow next hop)
 
 Uses aiosmtpd (Debian: python3-aiosmtpd) with decode_data=False, so nothing
 is decoded or re-encoded; lines up to 64 KiB are accepted.
@@ -86,9 +88,10 @@ def message_id_of(content):
 
 
 class SinkHandler:
-    def __init__(self, directory, fail_rules):
+    def __init__(self, directory, fail_rules, data_delay=0.0):
         self.directory = directory
         self.fail_rules = fail_rules
+        self.data_delay = data_delay
         self.count = highest_stored(directory)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -102,6 +105,8 @@ class SinkHandler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay > 0:
+            await asyncio.sleep(self.data_delay)
         content = envelope.original_content
         self.count += 1
         n = self.count
@@ -132,10 +137,11 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--fail-rcpt", action="append", default=[], type=parse_fail_rcpt,
                     metavar="REGEX=CODE")
+    ap.add_argument("--data-delay", type=float, default=0.0, metavar="SECONDS")
     args = ap.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
-    handler = SinkHandler(args.dir, args.fail_rcpt)
+    handler = SinkHandler(args.dir, args.fail_rcpt, args.data_delay)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -67,8 +67,9 @@ def _failed(request):
 def make_sink(workdir):
     sinks = []
 
-    def factory(name="sink", port=None, fail_rcpt=()):
-        s = postern.Sink(workdir, name=name, port=port, fail_rcpt=fail_rcpt)
+    def factory(name="sink", port=None, fail_rcpt=(), data_delay=0.0):
+        s = postern.Sink(workdir, name=name, port=port, fail_rcpt=fail_rcpt,
+                         data_delay=data_delay)
         sinks.append(s)
         return s
 

@@ -6,7 +6,7 @@
         maillog. Keyword parameters override main.cf settings (a value of
         None removes a default). .start(), .stop(), .kill(), .restart(),
         .send(), .smtp(), .queue(), .log(), .children(name), .run_master().
-    Sink(base_dir, name="sink", port=None, fail_rcpt=())
+    Sink(base_dir, name="sink", port=None, fail_rcpt=(), data_delay=0.0)
         tests/sink/sink.py as a subprocess; .start(), .stop(), .messages(),
         .count(), .wait_count(n).
     wait_until(predicate, timeout, what)   poll until predicate() is truthy.
@@ -218,8 +218,9 @@ def read_smtp_replies(sock, timeout=10.0):
 class Sink:
     """tests/sink/sink.py in a subprocess; messages stored under dir."""
 
-    def __init__(self, base_dir, name="sink", port=None, fail_rcpt=()):
+    def __init__(self, base_dir, name="sink", port=None, fail_rcpt=(), data_delay=0.0):
         self.port = port or free_port()
+        self.data_delay = data_delay
         self.dir = os.path.join(base_dir, name)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -233,6 +234,8 @@ class Sink:
         cmd = [PYTHON, SINK_SCRIPT, "--port", str(self.port), "--dir", self.dir]
         for rule in self.fail_rcpt:
             cmd += ["--fail-rcpt", rule]
+        if self.data_delay:
+            cmd += ["--data-delay", str(self.data_delay)]
         out = open(self.out_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         out.close()

@@ -499,13 +499,31 @@ def test_restart_recovers_active(env):
     assert "left in active back to incoming" in q.log()
 
 
-def test_stop_during_delivery_then_restart_delivers(env):
+def test_stop_during_delivery_finishes_it(env):
+    # A graceful stop is not a crash: the delivery in progress finishes and
+    # is recorded before qmgr exits, so a restart does not send it again.
     q, fake = env(delays={"[127.0.0.1]:2526": 3.0})
     qid = q.put("incoming", ["ok@example.net"])
     q.start()
     wait(lambda: fake.requests_for(qid), lambda: q.describe())
     q.stop()                            # SIGTERM while the agent is busy
+    assert delivered(q, qid), q.describe()
+    assert "stopping: waiting for 1 delivery(ies) in progress" in q.log()
+    q.start()
+    time.sleep(1.0)
+    assert len(fake.requests_for(qid)) == 1
+
+
+def test_stop_beyond_shutdown_timeout_then_restart_delivers(env):
+    # A delivery longer than shutdown_timeout is left behind (as a crash
+    # would): the file stays in active/, and the next qmgr delivers it.
+    q, fake = env(delays={"[127.0.0.1]:2526": 6.0}, shutdown_timeout="1s")
+    qid = q.put("incoming", ["ok@example.net"])
+    q.start()
+    wait(lambda: fake.requests_for(qid), lambda: q.describe())
+    q.stop()
     assert q.where(qid) == "active"
+    assert "shutdown_timeout (1 s) reached" in q.log()
     fake.delays.clear()
     q.start()
     wait(lambda: delivered(q, qid), lambda: q.describe())
