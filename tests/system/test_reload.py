@@ -119,3 +119,46 @@ def test_reload_during_slow_deliveries_delivers_once(make_instance, make_sink):
     assert "qmgr" in log and "stopping: waiting for" in log, inst.log_tail()
     assert "delivery agent private/smtp failed" not in log, inst.log_tail()
     assert inst.running()
+
+
+def test_kill_9_master_then_a_new_master_recovers(make_instance, make_sink):
+    # master dies without a word while deliveries are in progress. Its
+    # daemons must not go on serving the old listeners unsupervised: they
+    # get SIGTERM (parent death), close their listeners and finish what
+    # they were doing. A new master then starts cleanly (the old lock died
+    # with the old master) and delivers whatever is left in active/.
+    import os
+    import signal
+    from postern import port_open
+    sink = make_sink(data_delay=1.5).start()
+    inst = make_instance("killmaster", sink=sink).start()
+    accepted = []
+    for i in range(5):
+        mid = "<killmaster-%d@test.example>" % i
+        inst.send(make_message(subject="killmaster %d" % i, message_id=mid))
+        accepted.append(mid)
+    time.sleep(0.3)
+    daemons = inst.children()
+    assert daemons, inst.describe()
+    os.kill(inst.proc.pid, signal.SIGKILL)
+    inst.proc.wait(10)
+    wait_until(lambda: not port_open(inst.port), 10,
+               "nothing listening on the old SMTP port after master's death")
+    def alive(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    wait_until(lambda: not any(alive(pid) for pid in daemons), 30,
+               lambda: "the old daemons to exit: %s" % [pid for pid in daemons if alive(pid)])
+    inst.proc = None
+    inst.start()
+    mid = "<killmaster-after@test.example>"
+    inst.send(make_message(subject="after", message_id=mid))
+    accepted.append(mid)
+    wait_until(lambda: set(accepted) <= set(delivered_ids(sink)), 60,
+               lambda: "every accepted message delivered; %s" % inst.describe())
+    wait_until(lambda: not any(inst.queue().values()), 20,
+               lambda: "an empty queue; %s" % inst.describe())
