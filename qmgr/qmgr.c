@@ -107,6 +107,9 @@ static void queue_run(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
+    if (qmgr_stopping())
+        return;
+    qmgr_message_recover_orphans();
     qmgr_scan_request();
 }
 

@@ -100,6 +100,11 @@ enum qmgr_status { QMGR_SENT, QMGR_DEFERRED, QMGR_BOUNCED };
 
 /* Move everything in active/ back to incoming/ (start-up only). */
 void qmgr_message_recover(void);
+/*
+ * Files in active/ that qmgr does not hold (a move out of active/ that
+ * failed left them there): back to incoming/, to be delivered. The count.
+ */
+size_t qmgr_message_recover_orphans(void);
 /* Messages in active/ right now, and is this ID one of them? */
 size_t qmgr_message_count(void);
 int qmgr_message_is_active(const char *id);

@@ -91,12 +91,14 @@ struct qmgr_message *qmgr_message_find(const char *id)
     return htable_find(active(), id);
 }
 
-/* --- start-up recovery --- */
+/* --- recovery of files in active/ that no qmgr holds --- */
 
 static int recover_one(const char *id, void *ctx)
 {
     size_t *count = ctx;
 
+    if (qmgr_message_is_active(id))
+        return 0;
     if (queue_move(id, QUEUE_ACTIVE, QUEUE_INCOMING) < 0) {
         if (errno != ENOENT)
             msg_warn("%s: cannot move from active to incoming: %s", id, strerror(errno));
@@ -115,6 +117,19 @@ void qmgr_message_recover(void)
     if (count > 0)
         msg_info("moved %zu message%s left in active back to incoming", count,
                  count == 1 ? "" : "s");
+}
+
+size_t qmgr_message_recover_orphans(void)
+{
+    size_t count = 0;
+
+    if (queue_walk(QUEUE_ACTIVE, recover_one, NULL, &count) < 0)
+        msg_warn("cannot walk active queue: %s", strerror(errno));
+    if (count > 0)
+        msg_warn("moved %zu message%s that no delivery held from active back to incoming "
+                 "(a failed move left %s there)", count, count == 1 ? "" : "s",
+                 count == 1 ? "it" : "them");
+    return count;
 }
 
 /* --- back-off and expiry --- */
@@ -563,6 +578,22 @@ static void move_corrupt(const char *id, const char *reason)
     msg_warn("%s: damaged queue file moved to corrupt: %s", id, reason);
 }
 
+/*
+ * The file could not be opened (out of descriptors, an I/O error): that is
+ * no fault of the file. Back where it came from, for a later attempt; if
+ * even that fails, qmgr_message_recover_orphans() finds it in active/.
+ */
+static void put_back(const char *id, enum queue_state from, const char *reason)
+{
+    enum queue_state to = from == QUEUE_ACTIVE ? QUEUE_INCOMING : from;
+
+    msg_warn("%s: cannot open the queue file: %s: back to %s for a later attempt", id, reason,
+             queue_state_name(to));
+    if (queue_move(id, QUEUE_ACTIVE, to) < 0)
+        msg_warn("%s: cannot move from active to %s: %s", id, queue_state_name(to),
+                 strerror(errno));
+}
+
 struct qmgr_message *qmgr_message_load(const char *id, enum queue_state from,
                                        const char **why)
 {
@@ -590,9 +621,8 @@ struct qmgr_message *qmgr_message_load(const char *id, enum queue_state from,
     if (fd < 0) {
         if (errno == ENOENT)
             return NULL;
-        snprintf(err, sizeof(err), "open: %s", strerror(errno));
-        move_corrupt(id, err);
-        *why = "damaged queue file: moved to corrupt";
+        put_back(id, from, strerror(errno));
+        *why = "cannot open the queue file (see the log)";
         return NULL;
     }
     msg = xcalloc(1, sizeof(*msg));

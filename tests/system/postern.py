@@ -324,6 +324,7 @@ class Instance:
         self.port = smtp_port or free_port()
         self.sink_port = sink_port or free_port()
         self.proc = None
+        self.env = None         # master's environment (None: the harness's own)
         self.ids = owner_ids()
         for d in (self.root, self.conf, self.data_dir, self.libexec):
             os.makedirs(d, exist_ok=True)
@@ -419,7 +420,7 @@ class Instance:
         self._log_mark_start = self.log_size()
         out = open(self.master_out, "ab")
         self.proc = subprocess.Popen(self.master_cmd(), stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         out.close()
         deadline = time.monotonic() + timeout
         while not self.banner_ok():
